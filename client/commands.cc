@@ -1,0 +1,665 @@
+#include "client/commands.h"
+
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <fstream>
+#include <functional>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <thread>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "client/connection.h"
+#include "client/render.h"
+#include "client/run_model.h"
+#include "common/plan.h"
+#include "common/plan_parser.h"
+#include "nlohmann/json.hpp"
+
+extern char** environ;
+
+namespace aetherflow {
+namespace {
+
+namespace pb = ::aetherflow::v1;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+RenderOptions Render(const GlobalOptions& global) {
+  RenderOptions options;
+  options.width = global.width;
+  options.utf8 = global.utf8;
+  options.color = global.color;
+  options.now_ms = NowMs();
+  return options;
+}
+
+void PrintError(const std::string& message) {
+  std::fprintf(stderr, "%s\n", message.c_str());
+}
+
+int RpcFailed(const grpc::Status& status, const GlobalOptions& global) {
+  PrintError(DescribeError(status, global.socket));
+  return ExitCodeFor(status);
+}
+
+// Connects, printing the one-line error itself; nullptr means exit 3.
+std::unique_ptr<Connection> Connect(const GlobalOptions& global) {
+  const char* no_autostart = std::getenv("AETHERFLOW_NO_AUTOSTART");
+  bool autostart = !global.socket_given &&
+                   !(no_autostart && std::string(no_autostart) == "1");
+  absl::StatusOr<std::unique_ptr<Connection>> connection =
+      Connection::Open(global.socket, autostart);
+  if (!connection.ok()) {
+    PrintError(absl::StrCat("aetherflow: ", connection.status().message()));
+    return nullptr;
+  }
+  return std::move(*connection);
+}
+
+std::string CurrentDir() {
+  std::string dir(4096, '\0');
+  if (::getcwd(dir.data(), dir.size()) == nullptr) return "/";
+  dir.resize(std::strlen(dir.c_str()));
+  return dir;
+}
+
+std::string Absolute(const std::string& path) {
+  if (path.empty() || path[0] == '/') return path;
+  return CurrentDir() + "/" + path;
+}
+
+// Reads the plan file; prints the error and returns nullopt on failure.
+std::optional<std::string> ReadPlanFile(const std::string& path) {
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0) {
+    PrintError(absl::StrCat("aetherflow: cannot read plan ", path, ": ",
+                            std::strerror(errno)));
+    return std::nullopt;
+  }
+  if (S_ISDIR(st.st_mode)) {
+    PrintError(absl::StrCat("aetherflow: ", path, " is a directory, not a plan"));
+    return std::nullopt;
+  }
+  if (static_cast<std::size_t>(st.st_size) > kMaxPlanBytes) {
+    PrintError(absl::StrCat("aetherflow: ", path, ": plan is ", st.st_size,
+                            " bytes; the limit is ", kMaxPlanBytes));
+    return std::nullopt;
+  }
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream text;
+  text << in.rdbuf();
+  if (!in.good() && !in.eof()) {
+    PrintError(absl::StrCat("aetherflow: cannot read plan ", path));
+    return std::nullopt;
+  }
+  return text.str();
+}
+
+// `submit -- CMD ARGS`: a one-step plan whose step runs the command as is.
+std::string CommandPlan(const std::vector<std::string>& command) {
+  std::string base = command[0].substr(command[0].rfind('/') + 1);
+  std::string id;
+  for (char c : base) {
+    id.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+                         c == '-' || c == '.'
+                     ? c
+                     : '_');
+  }
+  if (id.empty() || id == "." || id == ".." ||
+      id.find("..") != std::string::npos) {
+    id = "command";
+  }
+  nlohmann::json plan;
+  plan["task_id"] = id;
+  plan["description"] = absl::StrJoin(command, " ");
+  plan["steps"] = nlohmann::json::array(
+      {{{"id", id}, {"type", "command"}, {"description", absl::StrJoin(command, " ")},
+        {"run", command}}});
+  return plan.dump(2);
+}
+
+struct LoadedPlan {
+  std::string text;
+  std::string path;  // for messages
+  Plan plan;
+};
+
+// Loads and validates locally (the daemon validates again). Prints every
+// problem; nullopt means exit 2.
+std::optional<LoadedPlan> LoadPlan(const SubmitOptions& options) {
+  LoadedPlan loaded;
+  if (!options.command.empty()) {
+    loaded.text = CommandPlan(options.command);
+    loaded.path = "<command>";
+  } else {
+    std::optional<std::string> text = ReadPlanFile(options.plan_path);
+    if (!text) return std::nullopt;
+    loaded.text = std::move(*text);
+    loaded.path = options.plan_path;
+  }
+  absl::StatusOr<Plan> plan = ParsePlan(loaded.text, loaded.path);
+  if (!plan.ok()) {
+    std::string message(plan.status().message());
+    std::fprintf(stderr, "%s\n", message.c_str());
+    int problems = static_cast<int>(std::count(message.begin(), message.end(), '\n')) + 1;
+    PrintError(absl::StrCat("aetherflow: ", loaded.path, " rejected (", problems,
+                            problems == 1 ? " problem" : " problems",
+                            "); nothing was submitted"));
+    return std::nullopt;
+  }
+  for (const std::string& warning : plan->warnings) {
+    std::fprintf(stderr, "%s\n", warning.c_str());
+  }
+  loaded.plan = std::move(*plan);
+  return loaded;
+}
+
+int DryRun(const GlobalOptions& global, const LoadedPlan& loaded) {
+  const Plan& plan = loaded.plan;
+  std::vector<std::vector<std::string>> batches(plan.batches);
+  int64_t tokens = 0;
+  int llm_steps = 0;
+  for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+    batches[plan.batch[i] - 1].push_back(plan.steps[i].id);
+    if (!plan.steps[i].is_command()) ++llm_steps;
+    tokens += plan.steps[i].estimated_tokens.value_or(0);
+  }
+  if (global.json) {
+    nlohmann::json out;
+    out["valid"] = true;
+    out["plan"] = loaded.path;
+    out["task_id"] = plan.task_id;
+    out["steps"] = plan.steps.size();
+    out["batches"] = batches;
+    out["llm_steps"] = llm_steps;
+    out["estimated_tokens"] = tokens;
+    out["estimated_cost"] = nullptr;  // priced once LLM providers land
+    out["warnings"] = plan.warnings;
+    std::cout << out.dump(2) << "\n";
+    return kExitOk;
+  }
+  std::cout << "Plan OK: " << loaded.path << " — " << plan.steps.size()
+            << (plan.steps.size() == 1 ? " step" : " steps") << " in "
+            << plan.batches << (plan.batches == 1 ? " batch" : " batches") << "\n";
+  for (std::size_t b = 0; b < batches.size(); ++b) {
+    std::string line = absl::StrCat("Batch ", b + 1, "/", batches.size(), " (",
+                                    batches[b].size(), "): ");
+    std::size_t shown = std::min<std::size_t>(batches[b].size(), 12);
+    absl::StrAppend(&line, absl::StrJoin(batches[b].begin(),
+                                         batches[b].begin() + shown, ", "));
+    if (shown < batches[b].size()) {
+      absl::StrAppend(&line, ", … ", batches[b].size() - shown, " more");
+    }
+    std::cout << line << "\n";
+  }
+  std::cout << "Command steps: " << plan.steps.size() - llm_steps
+            << "  LLM steps: " << llm_steps << "\n";
+  if (llm_steps) {
+    std::cout << "Estimated tokens: " << FormatTokens(true, tokens)
+              << "  Estimated cost: unknown (LLM providers are not available "
+                 "in this version)\n";
+  }
+  return kExitOk;
+}
+
+// Submits; returns the run id, or nullopt after printing why (exit code in
+// *exit_code).
+std::optional<std::string> SubmitPlan(const GlobalOptions& global,
+                                      Connection* connection,
+                                      const LoadedPlan& loaded,
+                                      const SubmitOptions& options,
+                                      int* exit_code) {
+  pb::SubmitPlanRequest request;
+  request.set_plan_json(loaded.text);
+  request.set_plan_path(loaded.path);
+  request.set_cwd(CurrentDir());
+  for (char** env = environ; *env; ++env) {
+    std::string entry(*env);
+    std::size_t eq = entry.find('=');
+    if (eq == std::string::npos) continue;
+    (*request.mutable_env())[entry.substr(0, eq)] = entry.substr(eq + 1);
+  }
+  request.set_output_dir(Absolute(options.output_dir));
+  pb::SubmitPlanResponse response;
+  grpc::ClientContext context;
+  grpc::Status status = connection->stub()->SubmitPlan(&context, request, &response);
+  if (!status.ok()) {
+    std::string message = status.error_message();
+    if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+      // Every problem, one per line, as the daemon found them.
+      std::fprintf(stderr, "%s\n", message.c_str());
+      PrintError(absl::StrCat("aetherflow: ", loaded.path,
+                              " rejected by the daemon; nothing was submitted"));
+    } else {
+      PrintError(DescribeError(status, global.socket));
+    }
+    *exit_code = ExitCodeFor(status);
+    return std::nullopt;
+  }
+  return response.run_id();
+}
+
+// Watches SIGINT/SIGTERM while a run is followed in the foreground. Must
+// be created before any other thread (gRPC's) so that they inherit the
+// blocked mask.
+class InterruptWatcher {
+ public:
+  explicit InterruptWatcher(std::function<void(int count)> on_interrupt)
+      : on_interrupt_(std::move(on_interrupt)) {
+    sigemptyset(&set_);
+    sigaddset(&set_, SIGINT);
+    sigaddset(&set_, SIGTERM);
+    sigaddset(&set_, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set_, &old_);
+    thread_ = std::thread([this] {
+      timespec timeout{0, 100'000'000};
+      int count = 0;
+      while (!stop_) {
+        if (sigtimedwait(&set_, nullptr, &timeout) > 0) on_interrupt_(++count);
+      }
+    });
+  }
+  ~InterruptWatcher() {
+    stop_ = true;
+    thread_.join();
+  }
+
+ private:
+  sigset_t set_, old_;
+  std::function<void(int)> on_interrupt_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// Follows a run in plain line mode until it ends; prints the final table
+// and summary. Returns the run's exit code.
+class Follower {
+ public:
+  Follower(const GlobalOptions& global, Connection* connection, std::string run_id)
+      : global_(global), connection_(connection), run_id_(std::move(run_id)) {}
+
+  // Detaches: the stream ends and Run() returns 130.
+  void Detach() {
+    detached_ = true;
+    std::lock_guard<std::mutex> lock(mu_);
+    if (context_) context_->TryCancel();
+  }
+
+  int Run() {
+    absl::StatusOr<pb::RunSnapshot> snapshot = Snapshot();
+    if (!snapshot.ok()) return exit_code_;
+    RunModel model(std::move(*snapshot));
+    if (!model.finished()) {
+      const pb::Run& run = model.snapshot().run();
+      Print(absl::StrCat("Run ", run.id(), ": ", run.steps_total(),
+                         run.steps_total() == 1 ? " step" : " steps", " in ",
+                         run.batches(), run.batches() == 1 ? " batch" : " batches",
+                         " — ", run.description().empty() ? run.task_id()
+                                                          : run.description(),
+                         "\n"));
+    }
+    int reconnects = 0;
+    while (!model.finished() && !detached_) {
+      grpc::ClientContext context;
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        context_ = &context;
+      }
+      pb::StreamEventsRequest request;
+      request.set_run_id(run_id_);
+      request.set_after_seq(model.last_seq());
+      request.set_follow(true);
+      auto reader = connection_->stub()->StreamEvents(&context, request);
+      pb::EventBatch batch;
+      while (reader->Read(&batch)) {
+        reconnects = 0;
+        RenderOptions options = Render(global_);
+        for (const pb::Event& event : batch.events()) {
+          if (!model.Apply(event)) continue;
+          std::string line = RenderEventLine(event, model.snapshot(), options);
+          if (!line.empty()) Print(line);
+        }
+        if (model.finished()) {
+          context.TryCancel();
+          break;
+        }
+      }
+      grpc::Status status = reader->Finish();
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        context_ = nullptr;
+      }
+      if (model.finished() || detached_) break;
+      if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+          status.error_code() == grpc::StatusCode::CANCELLED || status.ok()) {
+        // The daemon went away (restart?): wait for it and catch up from the
+        // last event seen.
+        if (++reconnects > 100) return RpcFailed(status, global_);
+        if (reconnects == 1) {
+          PrintError("aetherflow: lost the daemon; reconnecting…");
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        continue;
+      }
+      return RpcFailed(status, global_);
+    }
+    if (detached_) {
+      PrintError(absl::StrCat("aetherflow: detached; run ", run_id_,
+                              " goes on (aetherflow attach ", run_id_, ")"));
+      return 130;
+    }
+    return PrintFinal();
+  }
+
+ private:
+  absl::StatusOr<pb::RunSnapshot> Snapshot() {
+    pb::GetRunRequest request;
+    request.set_run_id(run_id_);
+    pb::RunSnapshot snapshot;
+    grpc::ClientContext context;
+    grpc::Status status = connection_->stub()->GetRun(&context, request, &snapshot);
+    if (!status.ok()) {
+      exit_code_ = RpcFailed(status, global_);
+      return absl::UnknownError("");
+    }
+    run_id_ = snapshot.run().id();
+    return snapshot;
+  }
+
+  int PrintFinal() {
+    absl::StatusOr<pb::RunSnapshot> snapshot = Snapshot();
+    if (!snapshot.ok()) return exit_code_;
+    std::vector<std::string> tails(snapshot->steps_size());
+    for (int i = 0; i < snapshot->steps_size(); ++i) {
+      pb::StepState state = snapshot->steps(i).state();
+      if (state == pb::STEP_FAILED || state == pb::STEP_INTERRUPTED) {
+        tails[i] = LogTail(snapshot->steps(i).id(), 5);
+      }
+    }
+    RenderOptions options = Render(global_);
+    Print("\n" + RenderStatus(*snapshot, options) +
+          RenderSummary(*snapshot, tails, options));
+    return snapshot->run().state() == pb::RUN_SUCCEEDED ? kExitOk : kExitFailed;
+  }
+
+  std::string LogTail(const std::string& step, int lines) {
+    pb::ReadLogRequest request;
+    request.set_run_id(run_id_);
+    request.set_step_id(step);
+    request.set_tail_lines(lines);
+    grpc::ClientContext context;
+    auto reader = connection_->stub()->ReadLog(&context, request);
+    std::string text;
+    pb::LogChunk chunk;
+    while (reader->Read(&chunk) && text.size() < 64 * 1024) text += chunk.data();
+    reader->Finish();
+    while (!text.empty() && text.back() == '\n') text.pop_back();
+    return text;
+  }
+
+  void Print(const std::string& text) {
+    std::lock_guard<std::mutex> lock(print_mu_);
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    std::fflush(stdout);
+  }
+
+  const GlobalOptions& global_;
+  Connection* connection_;
+  std::string run_id_;
+  std::atomic<bool> detached_{false};
+  std::mutex mu_;
+  grpc::ClientContext* context_ = nullptr;  // guarded by mu_
+  std::mutex print_mu_;
+  int exit_code_ = kExitFailed;
+};
+
+}  // namespace
+
+int CmdSubmit(const GlobalOptions& global, const SubmitOptions& options) {
+  std::optional<LoadedPlan> loaded = LoadPlan(options);
+  if (!loaded) return kExitUsage;
+  if (options.dry_run) return DryRun(global, *loaded);
+  std::unique_ptr<Connection> connection = Connect(global);
+  if (!connection) return kExitUnreachable;
+  int exit_code = kExitFailed;
+  std::optional<std::string> id =
+      SubmitPlan(global, connection.get(), *loaded, options, &exit_code);
+  if (!id) return exit_code;
+  if (global.json) {
+    std::cout << nlohmann::json{{"run_id", *id}}.dump() << "\n";
+  } else {
+    std::cout << *id << "\n";
+  }
+  return kExitOk;
+}
+
+// `run` and `attach` (and `resume --follow`): follow in the foreground.
+// With `cancel_on_interrupt`, the first Ctrl-C cancels the run and the
+// second detaches; otherwise Ctrl-C detaches.
+static int FollowForeground(const GlobalOptions& global,
+                            std::function<std::optional<std::string>(
+                                Connection*, int* exit_code)> start,
+                            bool cancel_on_interrupt) {
+  std::unique_ptr<Follower> follower;
+  std::mutex mu;
+  std::string run_id;
+  Connection* connection_ptr = nullptr;
+  bool done = false;
+  // Created first: gRPC's threads must inherit the blocked signals.
+  InterruptWatcher watcher([&](int count) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (done) return;
+    if (!follower) {
+      std::_Exit(130);  // nothing submitted yet
+    }
+    if (cancel_on_interrupt && count == 1) {
+      std::fprintf(stderr,
+                   "\naetherflow: cancelling run %s… (Ctrl-C again to detach)\n",
+                   run_id.c_str());
+      pb::CancelRunRequest request;
+      request.set_run_id(run_id);
+      pb::RunSnapshot response;
+      grpc::ClientContext context;
+      context.set_deadline(std::chrono::system_clock::now() +
+                           std::chrono::seconds(10));
+      connection_ptr->stub()->CancelRun(&context, request, &response);
+      return;
+    }
+    follower->Detach();
+  });
+  std::unique_ptr<Connection> connection = Connect(global);
+  if (!connection) return kExitUnreachable;
+  int exit_code = kExitFailed;
+  std::optional<std::string> id = start(connection.get(), &exit_code);
+  if (!id) return exit_code;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    run_id = *id;
+    connection_ptr = connection.get();
+    follower = std::make_unique<Follower>(global, connection.get(), *id);
+  }
+  int code = follower->Run();
+  std::lock_guard<std::mutex> lock(mu);
+  done = true;
+  return code;
+}
+
+int CmdRun(const GlobalOptions& global, const SubmitOptions& options) {
+  std::optional<LoadedPlan> loaded = LoadPlan(options);
+  if (!loaded) return kExitUsage;
+  if (options.dry_run) return DryRun(global, *loaded);
+  return FollowForeground(
+      global,
+      [&](Connection* connection, int* exit_code) {
+        return SubmitPlan(global, connection, *loaded, options, exit_code);
+      },
+      /*cancel_on_interrupt=*/true);
+}
+
+int CmdAttach(const GlobalOptions& global, const std::string& run) {
+  return FollowForeground(
+      global,
+      [&](Connection*, int*) { return std::optional<std::string>(run); },
+      /*cancel_on_interrupt=*/false);
+}
+
+int CmdList(const GlobalOptions& global, int limit) {
+  std::unique_ptr<Connection> connection = Connect(global);
+  if (!connection) return kExitUnreachable;
+  pb::ListRunsRequest request;
+  request.set_limit(limit);
+  pb::ListRunsResponse response;
+  grpc::ClientContext context;
+  grpc::Status status = connection->stub()->ListRuns(&context, request, &response);
+  if (!status.ok()) return RpcFailed(status, global);
+  std::vector<pb::Run> runs(response.runs().begin(), response.runs().end());
+  if (global.json) {
+    nlohmann::json out = nlohmann::json::array();
+    for (const pb::Run& run : runs) out.push_back(RunJson(run, NowMs()));
+    std::cout << out.dump(2) << "\n";
+  } else {
+    std::cout << RenderRunList(runs, Render(global));
+  }
+  return kExitOk;
+}
+
+int CmdStatus(const GlobalOptions& global, const std::string& run) {
+  std::unique_ptr<Connection> connection = Connect(global);
+  if (!connection) return kExitUnreachable;
+  pb::GetRunRequest request;
+  request.set_run_id(run);
+  pb::RunSnapshot snapshot;
+  grpc::ClientContext context;
+  grpc::Status status = connection->stub()->GetRun(&context, request, &snapshot);
+  if (!status.ok()) return RpcFailed(status, global);
+  if (global.json) {
+    std::cout << StatusJson(snapshot, NowMs()).dump(2) << "\n";
+  } else {
+    std::cout << RenderStatus(snapshot, Render(global));
+    if (!snapshot.run().output_dir().empty()) {
+      std::cout << "\nOutput: " << snapshot.run().output_dir() << "\n";
+    }
+  }
+  return kExitOk;
+}
+
+int CmdLogs(const GlobalOptions& global, const std::string& run,
+            const std::string& step, bool follow, int tail) {
+  std::unique_ptr<Connection> connection = Connect(global);
+  if (!connection) return kExitUnreachable;
+  pb::ReadLogRequest request;
+  request.set_run_id(run);
+  request.set_step_id(step);
+  request.set_follow(follow);
+  request.set_tail_lines(tail);
+  grpc::ClientContext context;
+  auto reader = connection->stub()->ReadLog(&context, request);
+  pb::LogChunk chunk;
+  // All steps at once: prefix each line with its step, keeping partial
+  // lines per step until they end.
+  std::map<std::string, std::string> partial;
+  int prefix_w = 0;
+  auto emit = [&](const std::string& id, const std::string& text, bool flush) {
+    std::string& pending = partial[id];
+    pending.append(text);
+    prefix_w = std::max(prefix_w, static_cast<int>(id.size()));
+    std::size_t start = 0, end;
+    std::string out;
+    while ((end = pending.find('\n', start)) != std::string::npos) {
+      absl::StrAppend(&out, id, std::string(prefix_w - id.size(), ' '), " | ",
+                      absl::string_view(pending).substr(start, end - start + 1));
+      start = end + 1;
+    }
+    pending.erase(0, start);
+    if (flush && !pending.empty()) {
+      absl::StrAppend(&out, id, std::string(prefix_w - id.size(), ' '), " | ",
+                      pending, "\n");
+      pending.clear();
+    }
+    std::fwrite(out.data(), 1, out.size(), stdout);
+  };
+  while (reader->Read(&chunk)) {
+    if (step.empty()) {
+      emit(chunk.step_id(), chunk.data(), false);
+    } else {
+      std::fwrite(chunk.data().data(), 1, chunk.data().size(), stdout);
+    }
+    if (follow) std::fflush(stdout);
+  }
+  for (auto& [id, text] : partial) {
+    if (!text.empty()) emit(id, "", true);
+  }
+  std::fflush(stdout);
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) return RpcFailed(status, global);
+  return kExitOk;
+}
+
+int CmdCancel(const GlobalOptions& global, const std::string& run) {
+  std::unique_ptr<Connection> connection = Connect(global);
+  if (!connection) return kExitUnreachable;
+  pb::CancelRunRequest request;
+  request.set_run_id(run);
+  pb::RunSnapshot snapshot;
+  grpc::ClientContext context;
+  grpc::Status status = connection->stub()->CancelRun(&context, request, &snapshot);
+  if (!status.ok()) return RpcFailed(status, global);
+  if (global.json) {
+    std::cout << StatusJson(snapshot, NowMs()).dump(2) << "\n";
+  } else {
+    std::cout << "run " << snapshot.run().id() << " "
+              << RunStateWord(snapshot.run().state())
+              << (snapshot.run().running() ? " (stopping running steps)" : "")
+              << "\n";
+  }
+  return kExitOk;
+}
+
+int CmdResume(const GlobalOptions& global, const std::string& run, bool follow) {
+  auto resume = [&](Connection* connection, int* exit_code) -> std::optional<std::string> {
+    pb::ResumeRunRequest request;
+    request.set_run_id(run);
+    for (char** env = environ; *env; ++env) {
+      std::string entry(*env);
+      std::size_t eq = entry.find('=');
+      if (eq != std::string::npos) {
+        (*request.mutable_env())[entry.substr(0, eq)] = entry.substr(eq + 1);
+      }
+    }
+    pb::RunSnapshot snapshot;
+    grpc::ClientContext context;
+    grpc::Status status = connection->stub()->ResumeRun(&context, request, &snapshot);
+    if (!status.ok()) {
+      *exit_code = RpcFailed(status, global);
+      return std::nullopt;
+    }
+    return snapshot.run().id();
+  };
+  if (follow) return FollowForeground(global, resume, /*cancel_on_interrupt=*/true);
+  std::unique_ptr<Connection> connection = Connect(global);
+  if (!connection) return kExitUnreachable;
+  int exit_code = kExitFailed;
+  std::optional<std::string> id = resume(connection.get(), &exit_code);
+  if (!id) return exit_code;
+  if (global.json) {
+    std::cout << nlohmann::json{{"run_id", *id}}.dump() << "\n";
+  } else {
+    std::cout << *id << "\n";
+  }
+  return kExitOk;
+}
+
+}  // namespace aetherflow

@@ -1,0 +1,138 @@
+// aetherflow: the AetherFlow command line. Parses options and dispatches.
+#include <langinfo.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+
+#include <clocale>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "client/commands.h"
+#include "client/connection.h"
+#include "common/paths.h"
+
+namespace {
+
+int TerminalWidth() {
+  winsize size{};
+  if (::ioctl(STDOUT_FILENO, TIOCGWINSZ, &size) == 0 && size.ws_col > 0) {
+    return size.ws_col;
+  }
+  if (const char* columns = std::getenv("COLUMNS")) {
+    int width = std::atoi(columns);
+    if (width > 20) return width;
+  }
+  return 120;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::setlocale(LC_ALL, "");
+  // `submit -- CMD ARGS` / `run -- CMD ARGS`: everything after "--" is the
+  // command, untouched by option parsing.
+  std::vector<std::string> command;
+  std::vector<char*> args(argv, argv + argc);
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    if (std::strcmp(args[i], "--") == 0) {
+      command.assign(args.begin() + i + 1, args.end());
+      args.resize(i);
+      break;
+    }
+  }
+
+  CLI::App app{"aetherflow: run plans of steps on aetherflowd and watch them"};
+  app.require_subcommand(1);
+  app.fallthrough();
+  std::string socket;
+  bool json = false, no_color = false;
+  app.add_option("--socket", socket, "the daemon's Unix socket (no autostart)");
+  app.add_flag("--json", json, "machine-readable output");
+  app.add_flag("--no-color", no_color, "no colours (NO_COLOR works too)");
+  app.set_version_flag("--version", "aetherflow 0.1.0");
+
+  aetherflow::SubmitOptions submit_options;
+  auto add_plan_options = [&](CLI::App* sub) {
+    sub->add_option("plan", submit_options.plan_path, "plan file (JSON)");
+    sub->add_option("--output,-o", submit_options.output_dir,
+                    "directory for LLM outputs (default: the run's folder)");
+    sub->add_flag("--dry-run", submit_options.dry_run,
+                  "validate and print batches; run nothing");
+  };
+  CLI::App* run = app.add_subcommand(
+      "run", "submit a plan, then follow it; Ctrl-C cancels it");
+  add_plan_options(run);
+  CLI::App* submit = app.add_subcommand("submit", "submit a plan; print its run id");
+  add_plan_options(submit);
+
+  std::string run_ref, step;
+  auto add_run = [&](CLI::App* sub) {
+    sub->add_option("run", run_ref, "run id, a unique prefix of one, or \"last\"")
+        ->required();
+  };
+  CLI::App* attach = app.add_subcommand("attach", "follow a run; Ctrl-C detaches");
+  add_run(attach);
+  int limit = 0;
+  CLI::App* ls = app.add_subcommand("ls", "runs, newest first");
+  ls->add_option("--limit,-n", limit, "at most this many runs");
+  CLI::App* status = app.add_subcommand("status", "the run's table, once");
+  add_run(status);
+  bool follow = false;
+  int tail = 0;
+  CLI::App* logs = app.add_subcommand("logs", "a step's log, or every step's");
+  add_run(logs);
+  logs->add_option("step", step, "the step (default: all, prefixed)");
+  logs->add_flag("-f,--follow", follow, "keep printing what is written");
+  logs->add_option("--tail,-n", tail, "start at the last N lines")
+      ->check(CLI::NonNegativeNumber);
+  CLI::App* cancel = app.add_subcommand("cancel", "stop a run");
+  add_run(cancel);
+  CLI::App* resume = app.add_subcommand(
+      "resume", "run again what did not complete of a run");
+  add_run(resume);
+  bool resume_follow = false;
+  resume->add_flag("-f,--follow", resume_follow, "then follow it");
+
+  try {
+    app.parse(static_cast<int>(args.size()), args.data());
+  } catch (const CLI::ParseError& e) {
+    int code = app.exit(e);
+    return code == 0 ? 0 : aetherflow::kExitUsage;
+  }
+
+  aetherflow::GlobalOptions global;
+  global.socket_given = !socket.empty();
+  global.socket = socket.empty() ? aetherflow::DefaultSocketPath() : socket;
+  global.json = json;
+  global.stdout_tty = ::isatty(STDOUT_FILENO);
+  const char* term = std::getenv("TERM");
+  bool dumb = term && std::string(term) == "dumb";
+  global.color = global.stdout_tty && !dumb && !no_color && !std::getenv("NO_COLOR");
+  global.utf8 = std::strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
+  global.width = TerminalWidth();
+
+  if (!command.empty() && !(run->parsed() || submit->parsed())) {
+    std::fprintf(stderr, "aetherflow: \"-- CMD\" goes with run or submit\n");
+    return aetherflow::kExitUsage;
+  }
+  if (run->parsed() || submit->parsed()) {
+    submit_options.command = command;
+    if (submit_options.plan_path.empty() == command.empty()) {
+      std::fprintf(stderr,
+                   "aetherflow: give a plan file, or -- and a command (not both)\n");
+      return aetherflow::kExitUsage;
+    }
+    return run->parsed() ? aetherflow::CmdRun(global, submit_options)
+                         : aetherflow::CmdSubmit(global, submit_options);
+  }
+  if (attach->parsed()) return aetherflow::CmdAttach(global, run_ref);
+  if (ls->parsed()) return aetherflow::CmdList(global, limit);
+  if (status->parsed()) return aetherflow::CmdStatus(global, run_ref);
+  if (logs->parsed()) return aetherflow::CmdLogs(global, run_ref, step, follow, tail);
+  if (cancel->parsed()) return aetherflow::CmdCancel(global, run_ref);
+  if (resume->parsed()) return aetherflow::CmdResume(global, run_ref, resume_follow);
+  return aetherflow::kExitUsage;
+}

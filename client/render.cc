@@ -1,0 +1,399 @@
+#include "client/render.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "common/duration.h"
+#include "common/text.h"
+
+namespace aetherflow {
+namespace {
+
+constexpr const char* kGreen = "\033[32m";
+constexpr const char* kRed = "\033[31m";
+constexpr const char* kYellow = "\033[33m";
+constexpr const char* kDim = "\033[2m";
+constexpr const char* kReset = "\033[0m";
+
+const char* StateColor(pb::StepState state) {
+  switch (state) {
+    case pb::STEP_COMPLETED: return kGreen;
+    case pb::STEP_FAILED:
+    case pb::STEP_INTERRUPTED: return kRed;
+    case pb::STEP_RUNNING: return kYellow;
+    default: return kDim;
+  }
+}
+
+std::string WithThousands(int64_t value) {
+  std::string digits = std::to_string(value < 0 ? -value : value);
+  std::string out;
+  for (std::size_t i = 0; i < digits.size(); ++i) {
+    if (i && (digits.size() - i) % 3 == 0) out.push_back(',');
+    out.push_back(digits[i]);
+  }
+  return value < 0 ? "-" + out : out;
+}
+
+std::string Seconds(int64_t ms) { return absl::StrFormat("%.1fs", ms / 1000.0); }
+
+std::string Bar(double fraction, int width, bool utf8) {
+  int filled = static_cast<int>(std::lround(fraction * width));
+  std::string out = "[";
+  for (int i = 0; i < width; ++i) {
+    out += i < filled ? (utf8 ? "█" : "#") : (utf8 ? "░" : ".");
+  }
+  return out + "]";
+}
+
+int CurrentBatch(const pb::RunSnapshot& snapshot) {
+  int running = 0, finished = 0;
+  for (const pb::Step& step : snapshot.steps()) {
+    if (step.state() == pb::STEP_RUNNING) running = std::max(running, step.batch());
+    if (step.state() == pb::STEP_COMPLETED || step.state() == pb::STEP_FAILED) {
+      finished = std::max(finished, step.batch());
+    }
+  }
+  return running ? running : finished;
+}
+
+int64_t TotalStepMs(const pb::RunSnapshot& snapshot, int64_t now_ms) {
+  int64_t total = 0;
+  for (const pb::Step& step : snapshot.steps()) total += StepElapsedMs(step, now_ms);
+  return total;
+}
+
+}  // namespace
+
+std::string StatusLabel(pb::StepState state, bool utf8) {
+  switch (state) {
+    case pb::STEP_PENDING: return utf8 ? "○ Pending" : "o Pending";
+    case pb::STEP_RUNNING: return utf8 ? "⟳ Running" : "> Running";
+    case pb::STEP_COMPLETED: return utf8 ? "✓ Completed" : "v Completed";
+    case pb::STEP_FAILED: return utf8 ? "✗ Failed" : "x Failed";
+    case pb::STEP_SKIPPED: return utf8 ? "⊘ Skipped" : "- Skipped";
+    case pb::STEP_CANCELLED: return utf8 ? "⊗ Cancelled" : "x Cancelled";
+    case pb::STEP_INTERRUPTED: return utf8 ? "⚡ Interrupted" : "! Interrupted";
+    default: return "?";
+  }
+}
+
+const char* StepStateWord(pb::StepState state) {
+  static constexpr const char* kWords[] = {
+      "unknown", "pending", "running", "completed",
+      "failed", "skipped", "cancelled", "interrupted"};
+  return state >= 0 && state < 8 ? kWords[state] : "unknown";
+}
+
+const char* RunStateWord(pb::RunState state) {
+  static constexpr const char* kWords[] = {
+      "unknown", "queued", "running", "succeeded",
+      "failed", "cancelled", "interrupted"};
+  return state >= 0 && state < 7 ? kWords[state] : "unknown";
+}
+
+std::string FormatTokens(bool known, int64_t tokens) {
+  return known ? WithThousands(tokens) : "-";
+}
+
+std::string FormatCost(bool known, double cost) {
+  return known ? absl::StrFormat("$%.4f", cost) : "-";
+}
+
+int64_t StepElapsedMs(const pb::Step& step, int64_t now_ms) {
+  int64_t ms = step.previous_attempts_ms();
+  if (step.started_at_ms()) {
+    int64_t end = step.finished_at_ms() ? step.finished_at_ms() : now_ms;
+    ms += std::max<int64_t>(0, end - step.started_at_ms());
+  }
+  return ms;
+}
+
+int64_t RunElapsedMs(const pb::Run& run, int64_t now_ms) {
+  if (!run.started_at_ms()) return 0;
+  int64_t end = run.finished_at_ms() ? run.finished_at_ms() : now_ms;
+  return std::max<int64_t>(0, end - run.started_at_ms());
+}
+
+std::string RenderStatus(const pb::RunSnapshot& snapshot,
+                         const RenderOptions& options) {
+  const pb::Run& run = snapshot.run();
+  const bool utf8 = options.utf8;
+  std::string out;
+  std::string plan = run.description().empty() ? run.task_id() : run.description();
+  absl::StrAppend(&out, FitWidth(absl::StrCat("Plan: ", plan), options.width, utf8),
+                  "\n");
+  absl::StrAppend(&out, "Run: ", run.id(),
+                  run.task_id().empty() ? "" : absl::StrCat("  Task: ", run.task_id()),
+                  "  State: ", RunStateWord(run.state()), "\n");
+  int total = run.steps_total();
+  double fraction = total ? static_cast<double>(run.completed()) / total : 0;
+  absl::StrAppend(&out,
+                  absl::StrFormat("Progress: %d/%d steps (%.1f%%) ", run.completed(),
+                                  total, fraction * 100),
+                  Bar(fraction, 20, utf8), "\n");
+  absl::StrAppend(&out, "Completed: ", run.completed(), " | Failed: ", run.failed(),
+                  " | Running: ", run.running(), " | Skipped: ", run.skipped());
+  if (run.cancelled()) absl::StrAppend(&out, " | Cancelled: ", run.cancelled());
+  if (run.interrupted()) absl::StrAppend(&out, " | Interrupted: ", run.interrupted());
+  absl::StrAppend(&out, "\n");
+  absl::StrAppend(&out, "Batch ", CurrentBatch(snapshot), "/", run.batches(),
+                  "  Elapsed: ", FormatDurationMs(RunElapsedMs(run, options.now_ms)),
+                  "  Tokens: ", FormatTokens(run.has_tokens(), run.tokens()),
+                  "  Cost: ", FormatCost(run.has_cost(), run.cost()), "\n");
+  if (!run.reason().empty() && run.state() != pb::RUN_RUNNING) {
+    absl::StrAppend(&out, FitWidth(absl::StrCat("Reason: ", run.reason()),
+                                   options.width, utf8), "\n");
+  }
+  absl::StrAppend(&out, "\n");
+
+  // Column widths: fixed ones from the content, the description takes what
+  // is left of the width.
+  int step_w = 4, type_w = 4, provider_w = 8;
+  for (const pb::Step& step : snapshot.steps()) {
+    step_w = std::max(step_w, DisplayWidth(step.id()));
+    type_w = std::max(type_w, DisplayWidth(step.type()));
+    provider_w = std::max(provider_w, DisplayWidth(step.provider()));
+  }
+  step_w = std::min(step_w, 24);
+  type_w = std::min(type_w, 16);
+  provider_w = std::min(provider_w, 12);
+  const int status_w = 13, time_w = 8, tokens_w = 8, cost_w = 9;
+  int fixed = step_w + type_w + provider_w + status_w + time_w + tokens_w +
+              cost_w + 8 * 2;
+  int desc_w = std::max(11, options.width - fixed);
+  auto row = [&](std::string_view id, std::string_view type,
+                 std::string_view provider, std::string status_cell,
+                 std::string_view time, std::string_view tokens,
+                 std::string_view cost, std::string_view desc) {
+    std::string line;
+    absl::StrAppend(&line, PadWidth(id, step_w, utf8), "  ",
+                    PadWidth(type, type_w, utf8), "  ",
+                    PadWidth(provider, provider_w, utf8), "  ", status_cell, "  ");
+    std::string t(time), k(tokens), c(cost);
+    absl::StrAppend(&line, std::string(std::max(0, time_w - DisplayWidth(t)), ' '), t,
+                    "  ", std::string(std::max(0, tokens_w - DisplayWidth(k)), ' '), k,
+                    "  ", std::string(std::max(0, cost_w - DisplayWidth(c)), ' '), c,
+                    "  ", FitWidth(desc, desc_w, utf8));
+    while (!line.empty() && line.back() == ' ') line.pop_back();
+    return line + "\n";
+  };
+  absl::StrAppend(&out, row("Step", "Type", "Provider", PadWidth("Status", status_w),
+                            "Time", "Tokens", "Cost", "Description"));
+  for (const pb::Step& step : snapshot.steps()) {
+    std::string status = PadWidth(StatusLabel(step.state(), utf8), status_w, utf8);
+    if (options.color) status = absl::StrCat(StateColor(step.state()), status, kReset);
+    std::string time = step.started_at_ms() || step.previous_attempts_ms()
+                           ? FormatDurationMs(StepElapsedMs(step, options.now_ms))
+                           : "-";
+    std::string desc = step.description();
+    if (!step.progress().empty() && step.state() == pb::STEP_RUNNING) {
+      desc = absl::StrCat("[", step.progress(), "] ", desc);
+    }
+    absl::StrAppend(&out, row(step.id(), step.type().empty() ? "-" : step.type(),
+                              step.provider().empty() ? "-" : step.provider(),
+                              status, time,
+                              FormatTokens(step.has_tokens(), step.tokens()),
+                              FormatCost(step.has_cost(), step.cost()), desc));
+  }
+  return out;
+}
+
+std::string RenderSummary(const pb::RunSnapshot& snapshot,
+                          const std::vector<std::string>& log_tails,
+                          const RenderOptions& options) {
+  const pb::Run& run = snapshot.run();
+  std::string out;
+  int64_t wall = RunElapsedMs(run, options.now_ms);
+  int64_t work = TotalStepMs(snapshot, options.now_ms);
+  absl::StrAppend(&out, "\nRun ", run.id(), " ", RunStateWord(run.state()), " in ",
+                  FormatDurationMs(wall), ": ", run.completed(), "/",
+                  run.steps_total(), " steps completed");
+  if (run.failed()) absl::StrAppend(&out, ", ", run.failed(), " failed");
+  if (run.skipped()) absl::StrAppend(&out, ", ", run.skipped(), " skipped");
+  if (run.cancelled()) absl::StrAppend(&out, ", ", run.cancelled(), " cancelled");
+  if (run.interrupted()) {
+    absl::StrAppend(&out, ", ", run.interrupted(), " interrupted");
+  }
+  absl::StrAppend(&out, "\n");
+  if (wall > 0 && work > 0) {
+    absl::StrAppend(&out,
+                    absl::StrFormat("Parallelism: %.1f s of step time in %.1f s "
+                                    "(%.1f%s faster than one at a time)\n",
+                                    work / 1000.0, wall / 1000.0,
+                                    static_cast<double>(work) / wall,
+                                    options.utf8 ? "×" : "x"));
+  }
+  for (int i = 0; i < snapshot.steps_size(); ++i) {
+    const pb::Step& step = snapshot.steps(i);
+    if (step.state() != pb::STEP_FAILED && step.state() != pb::STEP_INTERRUPTED) {
+      continue;
+    }
+    absl::StrAppend(&out, "\n", StatusLabel(step.state(), options.utf8), ": ",
+                    step.id());
+    if (!step.message().empty()) absl::StrAppend(&out, " (", step.message(), ")");
+    absl::StrAppend(&out, "\n");
+    if (i < static_cast<int>(log_tails.size()) && !log_tails[i].empty()) {
+      std::string_view tail = log_tails[i];
+      while (!tail.empty()) {
+        std::size_t end = tail.find('\n');
+        std::string_view line = tail.substr(0, end);
+        absl::StrAppend(&out, "  | ", FitWidth(line, options.width - 4, options.utf8),
+                        "\n");
+        if (end == tail.npos) break;
+        tail.remove_prefix(end + 1);
+      }
+    }
+  }
+  if (run.state() == pb::RUN_INTERRUPTED || run.state() == pb::RUN_FAILED ||
+      run.state() == pb::RUN_CANCELLED) {
+    absl::StrAppend(&out, "\nLogs: aetherflow logs ", run.id(),
+                    " STEP    Again: aetherflow resume ", run.id(), "\n");
+  }
+  return out;
+}
+
+std::string RenderEventLine(const pb::Event& event,
+                            const pb::RunSnapshot& snapshot,
+                            const RenderOptions& options) {
+  const pb::Run& run = snapshot.run();
+  int64_t since = run.started_at_ms() ? run.started_at_ms() : run.created_at_ms();
+  std::string stamp =
+      absl::StrFormat("[%7.1fs] ", std::max<int64_t>(0, event.time_ms() - since) / 1000.0);
+  if (event.kind() == pb::RUN_STATE_CHANGED) {
+    std::string line = absl::StrCat(stamp, "run ", run.id(), " ",
+                                    RunStateWord(event.run_state()));
+    if (!event.message().empty()) absl::StrAppend(&line, ": ", event.message());
+    return FitWidth(line, options.width, options.utf8) + "\n";
+  }
+  if (event.kind() != pb::STEP_STATE_CHANGED) return "";
+  int step_w = 4, type_w = 4, provider_w = 5;
+  const pb::Step* found = nullptr;
+  for (const pb::Step& step : snapshot.steps()) {
+    step_w = std::max(step_w, DisplayWidth(step.id()));
+    type_w = std::max(type_w, DisplayWidth(step.type()));
+    provider_w = std::max(provider_w, DisplayWidth(step.provider()));
+    if (step.id() == event.step_id()) found = &step;
+  }
+  std::string line = absl::StrCat(
+      stamp, PadWidth(event.step_id(), std::min(step_w, 24), options.utf8), "  ",
+      PadWidth(found ? found->type() : "", std::min(type_w, 16), options.utf8), "  ",
+      PadWidth(found ? found->provider() : "", std::min(provider_w, 12), options.utf8),
+      "  ");
+  std::string status = StatusLabel(event.step_state(), options.utf8);
+  if (event.step_state() == pb::STEP_PENDING && event.retry_at_ms()) {
+    status = options.utf8 ? "↻ Retrying" : "~ Retrying";
+  }
+  if (options.color) {
+    status = absl::StrCat(StateColor(event.step_state()), status, kReset);
+  }
+  absl::StrAppend(&line, status);
+  if (event.step_state() != pb::STEP_RUNNING && found && found->started_at_ms()) {
+    absl::StrAppend(&line, " (",
+                    FormatDurationMs(std::max<int64_t>(
+                        0, event.time_ms() - found->started_at_ms())),
+                    ")");
+  }
+  if (!event.message().empty()) absl::StrAppend(&line, "  ", event.message());
+  return line + "\n";
+}
+
+std::string RenderRunList(const std::vector<pb::Run>& runs,
+                          const RenderOptions& options) {
+  std::string out = absl::StrFormat("%-10s %-11s %-13s %8s %9s  %s\n", "RUN",
+                                    "STATE", "PROGRESS", "ELAPSED", "COST",
+                                    "DESCRIPTION");
+  for (const pb::Run& run : runs) {
+    std::string progress =
+        absl::StrFormat("%d/%d", run.completed(), run.steps_total());
+    if (run.failed()) absl::StrAppend(&progress, " (", run.failed(), " failed)");
+    std::string line = absl::StrFormat(
+        "%-10s %-11s %-13s %8s %9s  ", run.id(), RunStateWord(run.state()),
+        progress,
+        FormatDurationMs(RunElapsedMs(run, options.now_ms)),
+        FormatCost(run.has_cost(), run.cost()));
+    std::string desc = run.description().empty() ? run.task_id() : run.description();
+    absl::StrAppend(&line, FitWidth(desc, std::max(10, options.width - DisplayWidth(line)),
+                                    options.utf8));
+    absl::StrAppend(&out, line, "\n");
+  }
+  return out;
+}
+
+nlohmann::json IsoTime(int64_t ms) {
+  if (ms == 0) return nullptr;
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMillis(ms),
+                          absl::UTCTimeZone());
+}
+
+nlohmann::json RunJson(const pb::Run& run, int64_t now_ms) {
+  nlohmann::json j;
+  j["id"] = run.id();
+  j["task_id"] = run.task_id();
+  j["description"] = run.description();
+  j["state"] = RunStateWord(run.state());
+  j["created_at"] = IsoTime(run.created_at_ms());
+  j["started_at"] = IsoTime(run.started_at_ms());
+  j["finished_at"] = IsoTime(run.finished_at_ms());
+  j["elapsed_s"] = run.started_at_ms() ? nlohmann::json(RunElapsedMs(run, now_ms) / 1000.0)
+                                       : nlohmann::json(nullptr);
+  j["steps_total"] = run.steps_total();
+  j["completed"] = run.completed();
+  j["failed"] = run.failed();
+  j["running"] = run.running();
+  j["skipped"] = run.skipped();
+  j["cancelled"] = run.cancelled();
+  j["interrupted"] = run.interrupted();
+  j["batch"] = run.batch();
+  j["batches"] = run.batches();
+  j["tokens"] = run.has_tokens() ? nlohmann::json(run.tokens()) : nlohmann::json(nullptr);
+  j["cost"] = run.has_cost() ? nlohmann::json(run.cost()) : nlohmann::json(nullptr);
+  j["last_seq"] = run.last_seq();
+  j["reason"] = run.reason();
+  j["output_dir"] = run.output_dir();
+  j["plan"] = run.plan_path();
+  j["cwd"] = run.cwd();
+  return j;
+}
+
+nlohmann::json StatusJson(const pb::RunSnapshot& snapshot, int64_t now_ms) {
+  nlohmann::json j;
+  pb::Run run = snapshot.run();
+  run.set_batch(CurrentBatch(snapshot));
+  j["run"] = RunJson(run, now_ms);
+  nlohmann::json steps = nlohmann::json::array();
+  for (const pb::Step& step : snapshot.steps()) {
+    nlohmann::json s;
+    s["id"] = step.id();
+    s["type"] = step.type();
+    s["provider"] = step.provider();
+    s["state"] = StepStateWord(step.state());
+    s["batch"] = step.batch();
+    s["attempt"] = step.attempt();
+    s["max_attempts"] = step.max_attempts();
+    s["started_at"] = IsoTime(step.started_at_ms());
+    s["finished_at"] = IsoTime(step.finished_at_ms());
+    s["elapsed_s"] = step.started_at_ms()
+                         ? nlohmann::json(StepElapsedMs(step, now_ms) / 1000.0)
+                         : nlohmann::json(nullptr);
+    s["tokens"] = step.has_tokens() ? nlohmann::json(step.tokens()) : nlohmann::json(nullptr);
+    s["cost"] = step.has_cost() ? nlohmann::json(step.cost()) : nlohmann::json(nullptr);
+    s["exit_code"] = step.has_exit_code() ? nlohmann::json(step.exit_code())
+                                          : nlohmann::json(nullptr);
+    s["signal"] = step.signal() ? nlohmann::json(step.signal()) : nlohmann::json(nullptr);
+    s["progress"] = step.progress().empty() ? nlohmann::json(nullptr)
+                                            : nlohmann::json(step.progress());
+    s["message"] = step.message();
+    s["description"] = step.description();
+    s["dependencies"] = std::vector<std::string>(step.dependencies().begin(),
+                                                 step.dependencies().end());
+    steps.push_back(std::move(s));
+  }
+  j["steps"] = std::move(steps);
+  return j;
+}
+
+}  // namespace aetherflow

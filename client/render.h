@@ -1,0 +1,71 @@
+// Turning run snapshots and events into text: the status table, the plain
+// (non-terminal) follow lines, the final summary, `ls`, and --json. Pure:
+// no I/O, time passed in, so that tests check the exact text.
+#ifndef AETHERFLOW_CLIENT_RENDER_H_
+#define AETHERFLOW_CLIENT_RENDER_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "aetherflow/v1/aetherflow.pb.h"
+#include "nlohmann/json.hpp"
+
+namespace aetherflow {
+
+namespace pb = ::aetherflow::v1;
+
+struct RenderOptions {
+  int width = 120;       // terminal columns
+  bool utf8 = true;      // else ASCII symbols
+  bool color = false;    // ANSI colours on the status cell
+  int64_t now_ms = 0;    // for the time of running steps
+};
+
+// "✓ Completed", "⟳ Running"... ("v Completed", "> Running"... in ASCII).
+std::string StatusLabel(pb::StepState state, bool utf8);
+const char* StepStateWord(pb::StepState state);  // "completed"
+const char* RunStateWord(pb::RunState state);    // "succeeded"
+
+// "-" when unknown, else "12,345".
+std::string FormatTokens(bool known, int64_t tokens);
+// "-" when unknown, else "$0.0123".
+std::string FormatCost(bool known, double cost);
+
+int64_t StepElapsedMs(const pb::Step& step, int64_t now_ms);
+int64_t RunElapsedMs(const pb::Run& run, int64_t now_ms);
+
+// The header lines (plan, run, progress bar, counts, batch, time, tokens,
+// cost) and the step table: Step, Type, Provider, Status, Time, Tokens,
+// Cost, Description (cut to the width by display columns).
+std::string RenderStatus(const pb::RunSnapshot& snapshot,
+                         const RenderOptions& options);
+
+// What the end of a run prints below the table: the result, what
+// parallelism bought, the failed steps with the last lines of their logs
+// (`log_tails[i]` for steps(i), may be empty).
+std::string RenderSummary(const pb::RunSnapshot& snapshot,
+                          const std::vector<std::string>& log_tails,
+                          const RenderOptions& options);
+
+// One plain-mode line for a state change, e.g.
+// "[  12.3s] step_4  refactoring  deepseek  ⟳ Running"; empty for events
+// that are not worth a line.
+std::string RenderEventLine(const pb::Event& event,
+                            const pb::RunSnapshot& snapshot,
+                            const RenderOptions& options);
+
+// `aetherflow ls`: id, state, progress, elapsed, cost, description.
+std::string RenderRunList(const std::vector<pb::Run>& runs,
+                          const RenderOptions& options);
+
+// ISO 8601 UTC ("2026-01-26T10:00:00Z"), null when 0.
+nlohmann::json IsoTime(int64_t ms);
+// SPEC §4 `status --json`.
+nlohmann::json StatusJson(const pb::RunSnapshot& snapshot, int64_t now_ms);
+nlohmann::json RunJson(const pb::Run& run, int64_t now_ms);
+
+}  // namespace aetherflow
+
+#endif  // AETHERFLOW_CLIENT_RENDER_H_

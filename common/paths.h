@@ -1,0 +1,25 @@
+// Where things live by default (SPEC §1): the socket and the state
+// directory of a user daemon or the system one.
+#ifndef AETHERFLOW_COMMON_PATHS_H_
+#define AETHERFLOW_COMMON_PATHS_H_
+
+#include <string>
+
+namespace aetherflow {
+
+// $AETHERFLOW_SOCKET, else $XDG_RUNTIME_DIR/aetherflow/aetherflowd.sock,
+// else /run/aetherflow/aetherflowd.sock when it exists, else
+// /tmp/aetherflow-$UID/aetherflowd.sock.
+std::string DefaultSocketPath();
+
+// $AETHERFLOW_STATE_DIR, else $XDG_STATE_HOME/aetherflow, else
+// ~/.local/state/aetherflow; /var/lib/aetherflow for root when
+// /run/aetherflow (the system service's) is the socket's directory.
+std::string DefaultStateDir();
+
+// Creates `dir` and its missing parents; `dir` itself gets `mode`.
+bool MakeDirs(const std::string& dir, unsigned mode);
+
+}  // namespace aetherflow
+
+#endif  // AETHERFLOW_COMMON_PATHS_H_

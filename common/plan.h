@@ -1,0 +1,67 @@
+// The plan model: what a plan file says, after parsing and validation.
+// Pure data; no I/O. Shared by the client (local validation, dry runs) and
+// the daemon (which validates again: it never trusts a client).
+#ifndef AETHERFLOW_COMMON_PLAN_H_
+#define AETHERFLOW_COMMON_PLAN_H_
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace aetherflow {
+
+// Limits on what a plan may hold. Exceeding one is a validation error.
+inline constexpr std::size_t kMaxPlanBytes = 16 * 1024 * 1024;
+inline constexpr std::size_t kMaxSteps = 100'000;
+inline constexpr int kMaxJsonDepth = 64;
+inline constexpr std::size_t kMaxStepIdLength = 128;
+inline constexpr int kMaxRetries = 100;
+
+struct Step {
+  std::string id;
+  std::string description;
+  std::string type;       // free-form ("analysis", "compute"...); may be empty
+  std::string provider;   // "shell" for command steps; LLM provider otherwise
+                          // (explicit `provider`, else `context.provider`, else
+                          // empty: routed by type when LLM steps land)
+  // Command steps: exactly one of these is set.
+  std::optional<std::string> shell;             // `run` as a string: /bin/sh -c
+  std::optional<std::vector<std::string>> argv; // `run` as an array
+  std::optional<int64_t> timeout_ms;            // `timeout`
+  int retries = 0;                              // `retries`
+  std::map<std::string, std::string> env;       // `env`
+  std::string cwd;                              // `cwd`, may be relative
+  std::vector<std::string> dependencies;
+  std::optional<int64_t> estimated_tokens;
+  std::optional<double> complexity;
+  std::vector<std::string> validation_criteria;
+  std::string prompt;
+  // The step's JSON object exactly as written, every field kept (the
+  // original tool's users put many keys of their own there).
+  std::string raw_json;
+
+  bool is_command() const { return shell.has_value() || argv.has_value(); }
+};
+
+struct Plan {
+  std::string task_id;
+  std::string description;
+  std::vector<Step> steps;
+  std::optional<int> max_parallel;
+  bool fail_fast = false;
+  // Indices into `steps` of each step's dependencies, in the order written.
+  std::vector<std::vector<int>> deps;
+  // Topological level of each step, from 1 (no dependencies) to `batches`.
+  std::vector<int> batch;
+  int batches = 0;
+  // Non-fatal findings (unknown fields), one line each.
+  std::vector<std::string> warnings;
+  // The whole plan text as submitted.
+  std::string source;
+};
+
+}  // namespace aetherflow
+
+#endif  // AETHERFLOW_COMMON_PLAN_H_

@@ -1,0 +1,860 @@
+#include "daemon/engine.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <deque>
+#include <filesystem>
+#include <mutex>
+#include <random>
+#include <set>
+#include <thread>
+#include <cstring>
+#include <unordered_map>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
+#include "common/control_line.h"
+#include "common/plan_parser.h"
+#include "common/secrets.h"
+#include "common/status_macros.h"
+#include "daemon/log.h"
+#include "daemon/scheduler.h"
+
+namespace aetherflow {
+namespace {
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+pb::StepState ToProto(StepState state) {
+  return static_cast<pb::StepState>(static_cast<int>(state) + 1);
+}
+pb::RunState ToProto(RunState state) {
+  return static_cast<pb::RunState>(static_cast<int>(state) + 1);
+}
+
+std::string NewRunId() {
+  static std::mt19937_64 rng(std::random_device{}() ^
+                             static_cast<uint64_t>(NowMs()));
+  return absl::StrFormat("%08x", static_cast<uint32_t>(rng()));
+}
+
+absl::Status StoppingError() {
+  return absl::UnavailableError("aetherflowd is stopping");
+}
+
+bool IsFinalProto(pb::RunState state) {
+  return state != pb::RUN_QUEUED && state != pb::RUN_RUNNING;
+}
+
+// The steps a plan with LLM steps needs; refused until LLM steps land.
+absl::Status RefuseLlmSteps(const Plan& plan, const std::string& path) {
+  std::vector<std::string> ids;
+  for (const Step& step : plan.steps) {
+    if (!step.is_command()) ids.push_back(step.id);
+  }
+  if (ids.empty()) return absl::OkStatus();
+  std::string list;
+  for (std::size_t i = 0; i < ids.size() && i < 5; ++i) {
+    absl::StrAppend(&list, i ? ", " : "", ids[i]);
+  }
+  if (ids.size() > 5) absl::StrAppend(&list, " and ", ids.size() - 5, " more");
+  return absl::UnimplementedError(absl::StrCat(
+      path, ": LLM steps are not available yet in this version of aetherflowd "
+      "(steps without \"run\": ", list,
+      "); `aetherflow submit --dry-run` validates the plan"));
+}
+
+}  // namespace
+
+// One run being executed.
+struct ActiveRun {
+  pb::Run run;
+  std::vector<pb::Step> steps;
+  Plan plan;
+  std::map<std::string, std::string> env;  // with secrets; memory only
+  std::unique_ptr<RunScheduler> scheduler;
+  std::vector<int64_t> keys;        // process key of a running step, or 0
+  std::vector<bool> timed_out;      // the running attempt hit its timeout
+  std::set<int> dirty_steps;
+  bool dirty = false;
+  bool started = false;
+};
+
+class Engine::Impl {
+ public:
+  Impl(EngineOptions options, StateStore* store, EventHub* hub,
+       std::unique_ptr<ProcessRunner> runner)
+      : options_(std::move(options)), store_(store), hub_(hub),
+        runner_(std::move(runner)) {
+    if (options_.max_parallel <= 0) {
+      options_.max_parallel =
+          std::max(1u, std::thread::hardware_concurrency());
+    }
+  }
+
+  absl::Status Recover();
+  void StartThread() { thread_ = std::thread([this] { Loop(); }); }
+  void Stop();
+
+  // Runs `command` on the engine thread, or `reject` on this one when the
+  // engine has stopped.
+  void Post(std::function<void()> command, std::function<void()> reject) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!stopped_) {
+        commands_.push_back({std::move(command), std::move(reject)});
+        command = nullptr;
+      }
+    }
+    if (command) return reject();
+    runner_->Wakeup();
+  }
+
+  void DoSubmit(SubmitRequest request, Plan plan, SubmitCallback done);
+  void DoCancel(const std::string& run_id, SnapshotCallback done);
+  void DoResume(const std::string& run_id,
+                const std::map<std::string, std::string>& env,
+                SnapshotCallback done);
+
+  std::string RunDir(const std::string& run_id) const {
+    return absl::StrCat(options_.state_dir, "/runs/", run_id);
+  }
+  std::string LogPath(const std::string& run_id, const std::string& step) const {
+    return absl::StrCat(RunDir(run_id), "/logs/", step, ".log");
+  }
+
+  StateStore* store() { return store_; }
+
+ private:
+  void Loop();
+  void HandleRunnerEvent(const RunnerEvent& event, int64_t now);
+  void Dispatch(int64_t now);
+  void StartStep(ActiveRun* run, int index, int64_t now);
+  void Apply(ActiveRun* run, const Update& update, int64_t now);
+  void SetStepState(ActiveRun* run, int index, StepState state, int64_t now,
+                    const std::string& message);
+  void MaybeFinishRun(ActiveRun* run, int64_t now);
+  void SetRunState(ActiveRun* run, pb::RunState state, int64_t now,
+                   const std::string& reason);
+  pb::Event* NewEvent(ActiveRun* run, pb::EventKind kind, int64_t now);
+  void RefreshRunFigures(ActiveRun* run);
+  // Commits what changed; on success publishes it and runs `after_commit_`.
+  void CommitAndPublish();
+  absl::StatusOr<std::unique_ptr<ActiveRun>> Activate(const pb::RunSnapshot& snapshot,
+                                                      const RunSource& source);
+
+  EngineOptions options_;
+  StateStore* store_;
+  EventHub* hub_;
+  std::unique_ptr<ProcessRunner> runner_;
+  std::thread thread_;
+
+  std::mutex mu_;
+  struct Command {
+    std::function<void()> run;
+    std::function<void()> reject;
+  };
+  std::deque<Command> commands_;  // guarded by mu_
+  bool stopping_ = false;         // guarded by mu_
+  bool stopped_ = false;          // guarded by mu_
+
+  // Engine thread only from here on.
+  std::unordered_map<std::string, std::unique_ptr<ActiveRun>> active_;
+  std::unordered_map<int64_t, std::pair<ActiveRun*, int>> processes_;
+  FairShare fair_;
+  int64_t next_key_ = 0;
+  int running_total_ = 0;
+  std::deque<pb::Event> pending_events_;
+  std::vector<std::function<void()>> after_commit_;
+  std::set<std::string> touched_runs_;
+  std::vector<std::string> finished_runs_;
+  bool commit_failing_ = false;
+};
+
+absl::Status Engine::Impl::Recover() {
+  // Processes a killed daemon left behind die first.
+  AF_ASSIGN_OR_RETURN(auto orphans, store_->StepProcesses());
+  for (const auto& orphan : orphans) {
+    if (KillOrphanGroup({static_cast<pid_t>(orphan.pid), orphan.start_ticks})) {
+      LogInfo(absl::StrCat("killed process group ", orphan.pid,
+                           " left by an earlier daemon"));
+    }
+  }
+  AF_RETURN_IF_ERROR(store_->ClearStepProcesses());
+  AF_ASSIGN_OR_RETURN(auto ids,
+                      store_->RunsInStates({pb::RUN_QUEUED, pb::RUN_RUNNING}));
+  int64_t now = NowMs();
+  for (const std::string& id : ids) {
+    AF_ASSIGN_OR_RETURN(pb::RunSnapshot snapshot, store_->GetRun(id));
+    auto run = std::make_unique<ActiveRun>();
+    run->run = snapshot.run();
+    run->steps.assign(snapshot.steps().begin(), snapshot.steps().end());
+    for (int i = 0; i < static_cast<int>(run->steps.size()); ++i) {
+      if (run->steps[i].state() == pb::STEP_RUNNING) {
+        pb::Step& step = run->steps[i];
+        step.set_state(pb::STEP_INTERRUPTED);
+        step.set_finished_at_ms(now);
+        step.set_message("the daemon stopped while it ran");
+        run->dirty_steps.insert(i);
+        pb::Event* event = NewEvent(run.get(), pb::STEP_STATE_CHANGED, now);
+        event->set_step_id(step.id());
+        event->set_step_state(pb::STEP_INTERRUPTED);
+        event->set_attempt(step.attempt());
+        event->set_message(step.message());
+      }
+    }
+    ActiveRun* raw = run.get();
+    active_[id] = std::move(run);
+    SetRunState(raw, pb::RUN_INTERRUPTED, now,
+                "the daemon stopped while it ran; `aetherflow resume` runs "
+                "what did not complete");
+    LogInfo(absl::StrCat("run ", id, " interrupted by a daemon restart"));
+  }
+  CommitAndPublish();
+  if (commit_failing_) return absl::InternalError("could not record recovery");
+  return absl::OkStatus();
+}
+
+pb::Event* Engine::Impl::NewEvent(ActiveRun* run, pb::EventKind kind,
+                                  int64_t now) {
+  pending_events_.emplace_back();
+  pb::Event* event = &pending_events_.back();
+  event->set_run_id(run->run.id());
+  event->set_seq(run->run.last_seq() + 1);
+  run->run.set_last_seq(event->seq());
+  event->set_time_ms(now);
+  event->set_kind(kind);
+  run->dirty = true;
+  touched_runs_.insert(run->run.id());
+  return event;
+}
+
+void Engine::Impl::SetRunState(ActiveRun* run, pb::RunState state, int64_t now,
+                               const std::string& reason) {
+  run->run.set_state(state);
+  run->run.set_reason(reason);
+  if (state == pb::RUN_RUNNING && run->run.started_at_ms() == 0) {
+    run->run.set_started_at_ms(now);
+  }
+  if (IsFinalProto(state)) {
+    run->run.set_finished_at_ms(now);
+    finished_runs_.push_back(run->run.id());
+  } else {
+    run->run.set_finished_at_ms(0);
+  }
+  RefreshRunFigures(run);
+  pb::Event* event = NewEvent(run, pb::RUN_STATE_CHANGED, now);
+  event->set_run_state(state);
+  event->set_message(reason);
+}
+
+void Engine::Impl::RefreshRunFigures(ActiveRun* run) {
+  pb::Run& r = run->run;
+  int counts[8] = {};
+  std::optional<int64_t> tokens;
+  std::optional<double> cost;
+  int running_batch = 0, finished_batch = 0;
+  for (const pb::Step& step : run->steps) {
+    ++counts[step.state()];
+    if (step.has_tokens()) tokens = tokens.value_or(0) + step.tokens();
+    if (step.has_cost()) cost = cost.value_or(0) + step.cost();
+    if (step.state() == pb::STEP_RUNNING) {
+      running_batch = std::max(running_batch, step.batch());
+    } else if (step.state() == pb::STEP_COMPLETED ||
+               step.state() == pb::STEP_FAILED) {
+      finished_batch = std::max(finished_batch, step.batch());
+    }
+  }
+  r.set_completed(counts[pb::STEP_COMPLETED]);
+  r.set_failed(counts[pb::STEP_FAILED]);
+  r.set_running(counts[pb::STEP_RUNNING]);
+  r.set_skipped(counts[pb::STEP_SKIPPED]);
+  r.set_cancelled(counts[pb::STEP_CANCELLED]);
+  r.set_interrupted(counts[pb::STEP_INTERRUPTED]);
+  r.set_batch(running_batch ? running_batch : finished_batch);
+  if (tokens) r.set_tokens(*tokens); else r.clear_tokens();
+  if (cost) r.set_cost(*cost); else r.clear_cost();
+}
+
+void Engine::Impl::SetStepState(ActiveRun* run, int index, StepState state,
+                                int64_t now, const std::string& message) {
+  pb::Step& step = run->steps[index];
+  step.set_state(ToProto(state));
+  step.set_message(message);
+  step.set_attempt(run->scheduler->attempt(index));
+  if (state == StepState::kRunning) {
+    if (step.started_at_ms() && step.finished_at_ms()) {
+      step.set_previous_attempts_ms(step.previous_attempts_ms() +
+                                    step.finished_at_ms() - step.started_at_ms());
+    }
+    step.set_started_at_ms(now);
+    step.set_finished_at_ms(0);
+    step.clear_exit_code();
+    step.set_signal(0);
+    step.set_retry_at_ms(0);
+  } else if (step.started_at_ms() && !step.finished_at_ms() &&
+             state != StepState::kSkipped) {
+    step.set_finished_at_ms(now);
+  }
+  run->dirty_steps.insert(index);
+  pb::Event* event = NewEvent(run, pb::STEP_STATE_CHANGED, now);
+  event->set_step_id(step.id());
+  event->set_step_state(step.state());
+  event->set_attempt(step.attempt());
+  if (step.has_exit_code()) event->set_exit_code(step.exit_code());
+  event->set_signal(step.signal());
+  event->set_message(message);
+  event->set_retry_at_ms(step.retry_at_ms());
+}
+
+void Engine::Impl::Apply(ActiveRun* run, const Update& update, int64_t now) {
+  for (const Transition& t : update.transitions) {
+    std::string message;
+    pb::Step& step = run->steps[t.step];
+    if (t.state == StepState::kPending && t.retry_at_ms) {
+      step.set_retry_at_ms(t.retry_at_ms);
+      message = absl::StrFormat("attempt %d failed; retry in %.1fs", t.attempt,
+                                (t.retry_at_ms - now) / 1000.0);
+    } else if (t.state == StepState::kSkipped) {
+      message = "a dependency did not complete";
+    } else if (t.state == StepState::kCancelled) {
+      message = run->run.reason().empty() ? "cancelled" : run->run.reason();
+    } else if (t.state == StepState::kFailed) {
+      message = step.message();
+    }
+    SetStepState(run, t.step, t.state, now, message);
+    if (t.state == StepState::kPending) step.set_retry_at_ms(t.retry_at_ms);
+  }
+  for (int index : update.to_kill) {
+    if (run->keys[index]) runner_->Terminate(run->keys[index], options_.kill_grace_ms);
+  }
+}
+
+void Engine::Impl::MaybeFinishRun(ActiveRun* run, int64_t now) {
+  if (IsFinalProto(run->run.state()) || !run->scheduler->done()) return;
+  RunState result = run->scheduler->result();
+  std::string reason;
+  if (result == RunState::kFailed) {
+    std::vector<std::string> failed;
+    for (const pb::Step& step : run->steps) {
+      if (step.state() == pb::STEP_FAILED) failed.push_back(step.id());
+    }
+    reason = absl::StrCat(failed.size() == 1 ? "step " : "steps ",
+                          absl::StrJoin(failed, ", "), " failed");
+  } else if (result == RunState::kCancelled) {
+    reason = run->run.reason().empty() ? "cancelled" : run->run.reason();
+  }
+  SetRunState(run, ToProto(result), now, reason);
+}
+
+void Engine::Impl::StartStep(ActiveRun* run, int index, int64_t now) {
+  const Step& spec = run->plan.steps[index];
+  pb::Step& step = run->steps[index];
+  SetStepState(run, index, StepState::kRunning, now, "");
+  LaunchSpec launch;
+  launch.key = ++next_key_;
+  if (spec.shell) {
+    launch.argv = {"/bin/sh", "-c", *spec.shell};
+  } else {
+    launch.argv = *spec.argv;
+  }
+  std::map<std::string, std::string> env = run->env;
+  for (const auto& [name, value] : spec.env) env[name] = value;
+  env["PYTHONUNBUFFERED"] = "1";
+  env["AETHERFLOW_RUN_ID"] = run->run.id();
+  env["AETHERFLOW_STEP_ID"] = spec.id;
+  env["AETHERFLOW_ATTEMPT"] = std::to_string(step.attempt());
+  env["AETHERFLOW_OUTPUT_DIR"] = run->run.output_dir();
+  for (const auto& [name, value] : env) launch.env.push_back(name + "=" + value);
+  std::filesystem::path cwd = spec.cwd.empty()
+                                  ? std::filesystem::path(run->run.cwd())
+                                  : std::filesystem::path(run->run.cwd()) / spec.cwd;
+  launch.cwd = cwd.lexically_normal().string();
+  launch.log_path = LogPath(run->run.id(), spec.id);
+  if (step.attempt() > 1) {
+    // Separate attempts in the log so that the reader knows which is which.
+    if (FILE* log = std::fopen(launch.log_path.c_str(), "ae")) {
+      std::fprintf(log, "\n::aetherflow-attempt %d\n", step.attempt());
+      std::fclose(log);
+    }
+  }
+  absl::StatusOr<ProcessIdentity> process = runner_->Start(launch);
+  if (!process.ok()) {
+    step.set_message(absl::StrCat("could not start: ", process.status().message()));
+    Update update = run->scheduler->StepFinished(index, AttemptResult::kFailed, now);
+    Apply(run, update, now);
+    return;
+  }
+  run->keys[index] = launch.key;
+  processes_[launch.key] = {run, index};
+  ++running_total_;
+  absl::Status status = store_->SetStepProcess(run->run.id(), index,
+                                               process->pid, process->start_ticks);
+  if (!status.ok()) LogWarning(status.ToString());
+}
+
+void Engine::Impl::Dispatch(int64_t now) {
+  auto has_work = [&](const std::string& id) {
+    return active_.at(id)->scheduler->HasWork(now);
+  };
+  while (running_total_ < options_.max_parallel) {
+    std::optional<std::string> id = fair_.Next(has_work);
+    if (!id) break;
+    ActiveRun* run = active_.at(*id).get();
+    std::optional<int> index = run->scheduler->FindWork(now);
+    if (!index) break;
+    if (!run->started) {
+      run->started = true;
+      if (run->run.state() != pb::RUN_RUNNING) {
+        SetRunState(run, pb::RUN_RUNNING, now, "");
+      }
+    }
+    StartStep(run, *index, now);
+  }
+}
+
+void Engine::Impl::HandleRunnerEvent(const RunnerEvent& event, int64_t now) {
+  if (const auto* exited = std::get_if<ProcessExited>(&event)) {
+    auto it = processes_.find(exited->key);
+    if (it == processes_.end()) return;
+    auto [run, index] = it->second;
+    processes_.erase(it);
+    --running_total_;
+    run->keys[index] = 0;
+    pb::Step& step = run->steps[index];
+    AttemptResult result;
+    if (exited->signal == 0) {
+      step.set_exit_code(exited->exit_code);
+      result = exited->exit_code == 0 ? AttemptResult::kSucceeded
+                                      : AttemptResult::kFailed;
+      step.set_message(result == AttemptResult::kFailed
+                           ? absl::StrCat("exit code ", exited->exit_code)
+                           : "");
+    } else {
+      step.set_signal(exited->signal);
+      result = AttemptResult::kFailed;
+      step.set_message(absl::StrCat("killed by signal ", exited->signal, " (",
+                                    strsignal(exited->signal), ")"));
+    }
+    if (run->timed_out[index]) {
+      run->timed_out[index] = false;
+      if (result != AttemptResult::kSucceeded) {
+        result = AttemptResult::kTimedOut;
+        step.set_message(absl::StrCat("timed out after ",
+                                      *run->plan.steps[index].timeout_ms / 1000.0,
+                                      "s"));
+      }
+    } else if (run->scheduler->cancelled() && result != AttemptResult::kSucceeded) {
+      result = AttemptResult::kCancelled;
+    }
+    if (result == AttemptResult::kSucceeded) {
+      step.set_finished_at_ms(now);
+    }
+    Update update = run->scheduler->StepFinished(index, result, now);
+    Apply(run, update, now);
+    store_->SetStepProcess(run->run.id(), index, 0, 0).IgnoreError();
+    MaybeFinishRun(run, now);
+  } else if (const auto* line = std::get_if<ControlLine>(&event)) {
+    auto it = processes_.find(line->key);
+    if (it == processes_.end()) return;
+    auto [run, index] = it->second;
+    absl::StatusOr<Figures> figures = ParseControlLine(line->line);
+    if (!figures.ok()) return;  // the line stays in the log for the reader
+    pb::Step& step = run->steps[index];
+    pb::Event* ev = NewEvent(run, pb::STEP_FIGURES, now);
+    ev->set_step_id(step.id());
+    ev->set_attempt(step.attempt());
+    if (figures->tokens) step.set_tokens(*figures->tokens);
+    if (figures->cost) step.set_cost(*figures->cost);
+    if (figures->progress) step.set_progress(*figures->progress);
+    if (step.has_tokens()) ev->set_tokens(step.tokens());
+    if (step.has_cost()) ev->set_cost(step.cost());
+    ev->set_progress(step.progress());
+    run->dirty_steps.insert(index);
+  } else if (const auto* activity = std::get_if<OutputActivity>(&event)) {
+    auto it = processes_.find(activity->key);
+    if (it != processes_.end()) hub_->Notify(it->second.first->run.id());
+  }
+}
+
+void Engine::Impl::CommitAndPublish() {
+  CommitBatch batch;
+  for (const std::string& id : touched_runs_) {
+    ActiveRun* run = active_.at(id).get();
+    if (!run->dirty_steps.empty() || run->dirty) RefreshRunFigures(run);
+    batch.runs.push_back(&run->run);
+    for (int index : run->dirty_steps) {
+      batch.steps.push_back({&run->run.id(), index, &run->steps[index]});
+    }
+  }
+  for (const pb::Event& event : pending_events_) batch.events.push_back(&event);
+  absl::Status status = store_->Commit(batch);
+  if (!status.ok()) {
+    // Nothing is published that is not stored: keep everything pending and
+    // try again on the next turn (a full disk may be freed).
+    if (!commit_failing_) LogError(status.ToString());
+    commit_failing_ = true;
+    return;
+  }
+  if (commit_failing_) LogInfo("state database writable again");
+  commit_failing_ = false;
+  pending_events_.clear();
+  for (const std::string& id : touched_runs_) {
+    ActiveRun* run = active_.at(id).get();
+    run->dirty = false;
+    run->dirty_steps.clear();
+    hub_->Notify(id);
+  }
+  touched_runs_.clear();
+  for (const std::string& id : finished_runs_) {
+    auto it = active_.find(id);
+    if (it != active_.end() && IsFinalProto(it->second->run.state()) &&
+        it->second->scheduler == nullptr) {
+      active_.erase(it);  // recovered runs: nothing left to drive
+    } else if (it != active_.end() && IsFinalProto(it->second->run.state()) &&
+               it->second->scheduler->running() == 0) {
+      fair_.Remove(id);
+      active_.erase(it);
+    }
+  }
+  finished_runs_.clear();
+  std::vector<std::function<void()>> callbacks;
+  callbacks.swap(after_commit_);
+  for (auto& callback : callbacks) callback();
+}
+
+void Engine::Impl::Loop() {
+  std::vector<RunnerEvent> events;
+  while (true) {
+    int64_t now = NowMs();
+    int timeout_ms = 1000;
+    for (const auto& [id, run] : active_) {
+      if (!run->scheduler) continue;
+      if (auto wake = run->scheduler->NextWakeup()) {
+        timeout_ms = static_cast<int>(
+            std::clamp<int64_t>(*wake - now, 0, timeout_ms));
+      }
+    }
+    if (commit_failing_) timeout_ms = 1000;
+    events.clear();
+    runner_->Wait(timeout_ms, &events);
+    now = NowMs();
+
+    std::deque<Command> commands;
+    bool stopping;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      commands.swap(commands_);
+      stopping = stopping_;
+      stopped_ = stopping_;  // nothing is queued after this turn
+    }
+    for (Command& command : commands) command.run();
+    for (const RunnerEvent& event : events) HandleRunnerEvent(event, now);
+    if (stopping) break;
+    for (auto& [id, run] : active_) {
+      if (!run->scheduler) continue;
+      for (int index : run->scheduler->Expired(now)) {
+        run->timed_out[index] = true;
+        runner_->Terminate(run->keys[index], options_.kill_grace_ms);
+      }
+    }
+    if (!commit_failing_) Dispatch(now);
+    CommitAndPublish();
+  }
+
+  // Graceful stop: what runs now is interrupted, not failed.
+  int64_t now = NowMs();
+  runner_->KillAll();
+  for (auto& [id, run] : active_) {
+    if (!run->scheduler || IsFinalProto(run->run.state())) continue;
+    for (int i = 0; i < static_cast<int>(run->steps.size()); ++i) {
+      if (run->steps[i].state() == pb::STEP_RUNNING) {
+        run->steps[i].set_finished_at_ms(now);
+        pb::Step& step = run->steps[i];
+        step.set_state(pb::STEP_INTERRUPTED);
+        step.set_message("the daemon stopped while it ran");
+        run->dirty_steps.insert(i);
+        pb::Event* event = NewEvent(run.get(), pb::STEP_STATE_CHANGED, now);
+        event->set_step_id(step.id());
+        event->set_step_state(pb::STEP_INTERRUPTED);
+        event->set_attempt(step.attempt());
+        event->set_message(step.message());
+      }
+    }
+    SetRunState(run.get(), pb::RUN_INTERRUPTED, now,
+                "the daemon stopped while it ran; `aetherflow resume` runs "
+                "what did not complete");
+  }
+  CommitAndPublish();
+  store_->ClearStepProcesses().IgnoreError();
+  hub_->NotifyAll();
+}
+
+void Engine::Impl::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  runner_->Wakeup();
+  if (thread_.joinable()) thread_.join();
+}
+
+absl::StatusOr<std::unique_ptr<ActiveRun>> Engine::Impl::Activate(
+    const pb::RunSnapshot& snapshot, const RunSource& source) {
+  auto run = std::make_unique<ActiveRun>();
+  AF_ASSIGN_OR_RETURN(run->plan, ParsePlan(source.plan_json,
+                                           snapshot.run().plan_path()));
+  if (run->plan.steps.size() != static_cast<std::size_t>(snapshot.steps_size())) {
+    return absl::DataLossError("stored plan and steps disagree");
+  }
+  run->run = snapshot.run();
+  run->steps.assign(snapshot.steps().begin(), snapshot.steps().end());
+  run->env = source.env;
+  std::vector<StepSpec> specs(run->plan.steps.size());
+  for (std::size_t i = 0; i < specs.size(); ++i) {
+    specs[i].deps = run->plan.deps[i];
+    specs[i].retries = run->plan.steps[i].retries;
+    specs[i].timeout_ms = run->plan.steps[i].timeout_ms;
+  }
+  RunOptions options;
+  options.max_parallel = run->plan.max_parallel.value_or(0);
+  options.fail_fast = run->plan.fail_fast;
+  options.retry_base_ms = options_.retry_base_ms;
+  options.retry_max_ms = options_.retry_max_ms;
+  run->scheduler = std::make_unique<RunScheduler>(std::move(specs), options);
+  run->keys.assign(run->steps.size(), 0);
+  run->timed_out.assign(run->steps.size(), false);
+  return run;
+}
+
+void Engine::Impl::DoSubmit(SubmitRequest request, Plan plan, SubmitCallback done) {
+  int64_t now = NowMs();
+  std::string id;
+  do {
+    id = NewRunId();
+  } while (active_.count(id) || store_->GetRun(id).ok());
+  std::string run_dir = RunDir(id);
+  std::error_code error;
+  std::filesystem::create_directories(run_dir + "/logs", error);
+  std::string output_dir =
+      request.output_dir.empty() ? run_dir + "/output" : request.output_dir;
+  if (!error) std::filesystem::create_directories(output_dir, error);
+  if (error) {
+    done(absl::InternalError(absl::StrCat("cannot create ", run_dir, ": ",
+                                          error.message())));
+    return;
+  }
+  pb::RunSnapshot snapshot;
+  pb::Run* run = snapshot.mutable_run();
+  run->set_id(id);
+  run->set_task_id(plan.task_id);
+  run->set_description(plan.description);
+  run->set_state(pb::RUN_QUEUED);
+  run->set_created_at_ms(now);
+  run->set_steps_total(static_cast<int>(plan.steps.size()));
+  run->set_batches(plan.batches);
+  run->set_output_dir(output_dir);
+  run->set_plan_path(request.plan_path);
+  run->set_cwd(request.cwd);
+  run->set_max_parallel(plan.max_parallel.value_or(0));
+  run->set_fail_fast(plan.fail_fast);
+  for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+    const Step& spec = plan.steps[i];
+    pb::Step* step = snapshot.add_steps();
+    step->set_id(spec.id);
+    step->set_type(spec.type);
+    step->set_provider(spec.is_command() ? "shell" : spec.provider);
+    step->set_description(spec.description);
+    step->set_state(pb::STEP_PENDING);
+    step->set_batch(plan.batch[i]);
+    step->set_max_attempts(spec.retries + 1);
+    for (const std::string& dep : spec.dependencies) step->add_dependencies(dep);
+  }
+  RunSource source;
+  source.plan_json = plan.source;
+  source.env = WithoutSecrets(request.env);
+  source.uid = options_.uid;
+  auto active = Activate(snapshot, source);
+  if (!active.ok()) {
+    done(active.status());
+    return;
+  }
+  (*active)->env = request.env;  // secrets stay in memory only
+  ActiveRun* raw = active->get();
+  pb::Event first;
+  first.set_run_id(id);
+  first.set_seq(1);
+  first.set_time_ms(now);
+  first.set_kind(pb::RUN_STATE_CHANGED);
+  first.set_run_state(pb::RUN_QUEUED);
+  first.set_message(absl::StrCat("submitted ", request.plan_path));
+  raw->run.set_last_seq(1);
+  absl::Status status = store_->CreateRun(raw->run, source, raw->steps, {first});
+  if (!status.ok()) {
+    std::filesystem::remove_all(run_dir, error);
+    done(status);
+    return;
+  }
+  active_[id] = std::move(*active);
+  fair_.Add(id);
+  LogInfo(absl::StrCat("run ", id, " submitted: ", plan.steps.size(), " steps"));
+  done(SubmitResult{id, plan.warnings});
+  if (raw->scheduler->done()) MaybeFinishRun(raw, now);
+}
+
+void Engine::Impl::DoCancel(const std::string& run_id, SnapshotCallback done) {
+  auto it = active_.find(run_id);
+  if (it == active_.end() || !it->second->scheduler ||
+      IsFinalProto(it->second->run.state())) {
+    absl::StatusOr<pb::RunSnapshot> snapshot = store_->GetRun(run_id);
+    if (!snapshot.ok()) {
+      done(snapshot.status());
+    } else {
+      done(absl::FailedPreconditionError(absl::StrCat(
+          "run ", run_id, " is not running (",
+          std::string(RunStateName(
+              static_cast<RunState>(snapshot->run().state() - 1))),
+          ")")));
+    }
+    return;
+  }
+  ActiveRun* run = it->second.get();
+  int64_t now = NowMs();
+  run->run.set_reason("cancelled by the user");
+  Update update = run->scheduler->Cancel();
+  Apply(run, update, now);
+  MaybeFinishRun(run, now);
+  touched_runs_.insert(run_id);
+  LogInfo(absl::StrCat("run ", run_id, " cancelled"));
+  after_commit_.push_back([this, run_id, done] { done(store_->GetRun(run_id)); });
+}
+
+void Engine::Impl::DoResume(const std::string& run_id,
+                            const std::map<std::string, std::string>& env,
+                            SnapshotCallback done) {
+  if (auto it = active_.find(run_id);
+      it != active_.end() && it->second->scheduler &&
+      !IsFinalProto(it->second->run.state())) {
+    done(absl::FailedPreconditionError(
+        absl::StrCat("run ", run_id, " is still running")));
+    return;
+  }
+  absl::StatusOr<pb::RunSnapshot> snapshot = store_->GetRun(run_id);
+  if (!snapshot.ok()) return done(snapshot.status());
+  if (snapshot->run().state() == pb::RUN_SUCCEEDED) {
+    done(absl::FailedPreconditionError(
+        absl::StrCat("run ", run_id, " already succeeded; nothing to resume")));
+    return;
+  }
+  absl::StatusOr<RunSource> source = store_->GetRunSource(run_id);
+  if (!source.ok()) return done(source.status());
+  absl::StatusOr<std::unique_ptr<ActiveRun>> activated = Activate(*snapshot, *source);
+  if (!activated.ok()) return done(activated.status());
+  std::unique_ptr<ActiveRun> run = std::move(*activated);
+  for (const auto& [name, value] : OnlySecrets(env)) run->env[name] = value;
+  int64_t now = NowMs();
+  active_.erase(run_id);
+  ActiveRun* raw = run.get();
+  active_[run_id] = std::move(run);
+  for (int i = 0; i < static_cast<int>(raw->steps.size()); ++i) {
+    pb::Step& step = raw->steps[i];
+    if (step.state() == pb::STEP_COMPLETED) {
+      raw->scheduler->RestoreCompleted(i);
+      continue;
+    }
+    step.set_attempt(0);
+    step.set_exit_code(0);
+    step.clear_exit_code();
+    step.set_signal(0);
+    step.set_started_at_ms(0);
+    step.set_finished_at_ms(0);
+    step.set_previous_attempts_ms(0);
+    SetStepState(raw, i, StepState::kPending, now, "resumed");
+  }
+  SetRunState(raw, pb::RUN_QUEUED, now, "resumed");
+  raw->started = false;
+  fair_.Add(run_id);
+  LogInfo(absl::StrCat("run ", run_id, " resumed"));
+  MaybeFinishRun(raw, now);
+  after_commit_.push_back([this, run_id, done] { done(store_->GetRun(run_id)); });
+}
+
+// --- Engine ---
+
+Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Engine::~Engine() { Stop(); }
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(
+    EngineOptions options, StateStore* store, EventHub* hub,
+    std::unique_ptr<ProcessRunner> runner) {
+  auto impl = std::make_unique<Impl>(std::move(options), store, hub,
+                                     std::move(runner));
+  AF_RETURN_IF_ERROR(impl->Recover());
+  impl->StartThread();
+  return std::unique_ptr<Engine>(new Engine(std::move(impl)));
+}
+
+void Engine::Stop() { impl_->Stop(); }
+
+void Engine::Submit(SubmitRequest request, SubmitCallback done) {
+  // Validate on the caller's thread: a bad plan never reaches the engine.
+  if (request.plan_json.size() > kMaxPlanBytes) {
+    done(absl::ResourceExhaustedError(absl::StrCat(
+        request.plan_path, ": plan is ", request.plan_json.size(),
+        " bytes; the limit is ", kMaxPlanBytes)));
+    return;
+  }
+  absl::StatusOr<Plan> plan = ParsePlan(request.plan_json, request.plan_path);
+  if (!plan.ok()) return done(plan.status());
+  if (absl::Status llm = RefuseLlmSteps(*plan, request.plan_path); !llm.ok()) {
+    return done(llm);
+  }
+  if (request.cwd.empty() || request.cwd[0] != '/') {
+    return done(absl::InvalidArgumentError("cwd must be an absolute path"));
+  }
+  impl_->Post(
+      [impl = impl_.get(), request = std::move(request),
+       plan = std::move(*plan), done]() mutable {
+        impl->DoSubmit(std::move(request), std::move(plan), std::move(done));
+      },
+      [done] { done(StoppingError()); });
+}
+
+void Engine::Cancel(std::string run_ref, SnapshotCallback done) {
+  absl::StatusOr<std::string> id = impl_->store()->ResolveRunId(run_ref);
+  if (!id.ok()) return done(id.status());
+  impl_->Post([impl = impl_.get(), id = *id, done] { impl->DoCancel(id, done); },
+              [done] { done(StoppingError()); });
+}
+
+void Engine::Resume(std::string run_ref, std::map<std::string, std::string> env,
+                    SnapshotCallback done) {
+  absl::StatusOr<std::string> id = impl_->store()->ResolveRunId(run_ref);
+  if (!id.ok()) return done(id.status());
+  impl_->Post(
+      [impl = impl_.get(), id = *id, env = std::move(env), done] {
+        impl->DoResume(id, env, done);
+      },
+      [done] { done(StoppingError()); });
+}
+
+std::string Engine::LogPath(const std::string& run_id,
+                            const std::string& step_id) const {
+  return impl_->LogPath(run_id, step_id);
+}
+
+std::string Engine::RunDir(const std::string& run_id) const {
+  return impl_->RunDir(run_id);
+}
+
+}  // namespace aetherflow

@@ -1,0 +1,80 @@
+// The engine: owns the active runs, drives their schedulers, starts and
+// watches their processes, and commits every state change to the
+// StateStore before publishing it. One thread runs it all (like ninja's
+// build loop); RPC handlers post requests to it and get a callback.
+#ifndef AETHERFLOW_DAEMON_ENGINE_H_
+#define AETHERFLOW_DAEMON_ENGINE_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "daemon/event_hub.h"
+#include "daemon/process_runner.h"
+#include "daemon/state_store.h"
+
+namespace aetherflow {
+
+struct EngineOptions {
+  std::string state_dir;       // runs/<id>/logs/<step>.log live below it
+  int max_parallel = 0;        // daemon-wide cap; 0 = number of CPUs
+  int64_t kill_grace_ms = 5000;   // SIGTERM -> SIGKILL
+  int64_t retry_base_ms = 1000;   // first retry back-off
+  int64_t retry_max_ms = 60'000;
+  uint32_t uid = 0;            // owner of the runs (user daemon)
+};
+
+struct SubmitRequest {
+  std::string plan_json;
+  std::string plan_path;
+  std::string cwd;
+  std::map<std::string, std::string> env;
+  std::string output_dir;
+};
+
+struct SubmitResult {
+  std::string run_id;
+  std::vector<std::string> warnings;
+};
+
+class Engine {
+ public:
+  using SnapshotCallback = std::function<void(absl::StatusOr<pb::RunSnapshot>)>;
+  using SubmitCallback = std::function<void(absl::StatusOr<SubmitResult>)>;
+
+  // Recovers from the store (runs that were running become interrupted,
+  // processes a crashed daemon left are killed) and starts the engine
+  // thread. `store` and `hub` must outlive the engine.
+  static absl::StatusOr<std::unique_ptr<Engine>> Start(
+      EngineOptions options, StateStore* store, EventHub* hub,
+      std::unique_ptr<ProcessRunner> runner);
+  ~Engine();  // Stop()s if needed.
+
+  // Graceful stop: running steps are killed and recorded as interrupted,
+  // their runs too; then the engine thread ends. Idempotent.
+  void Stop();
+
+  // Each request is validated, then executed on the engine thread; `done`
+  // is called there (or at once on a validation error) after the changes
+  // are committed. Thread-safe.
+  void Submit(SubmitRequest request, SubmitCallback done);
+  void Cancel(std::string run_ref, SnapshotCallback done);
+  void Resume(std::string run_ref, std::map<std::string, std::string> env,
+              SnapshotCallback done);
+
+  // Where a step's log is. Thread-safe.
+  std::string LogPath(const std::string& run_id, const std::string& step_id) const;
+  std::string RunDir(const std::string& run_id) const;
+
+ private:
+  class Impl;
+  explicit Engine(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace aetherflow
+
+#endif  // AETHERFLOW_DAEMON_ENGINE_H_

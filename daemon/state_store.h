@@ -1,0 +1,108 @@
+// The daemon's durable state: one SQLite database in WAL mode.
+//
+// Rows hold the API messages themselves (serialized aetherflow.v1.Run, Step
+// and Event) next to the few columns we query by, so that what a client
+// reads is exactly what was committed. Schema version: PRAGMA user_version.
+//
+// Thread-safety: the writer methods (CreateRun, Commit, Delete...) are called
+// from the engine thread only; the reader methods may be called from any
+// thread (they use a second connection behind a mutex, and WAL lets them
+// read while the writer writes).
+#ifndef AETHERFLOW_DAEMON_STATE_STORE_H_
+#define AETHERFLOW_DAEMON_STATE_STORE_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "aetherflow/v1/aetherflow.pb.h"
+
+namespace aetherflow {
+
+namespace pb = ::aetherflow::v1;
+
+// What a run needs beyond its Run message to be executed (again).
+struct RunSource {
+  std::string plan_json;
+  std::map<std::string, std::string> env;  // secrets already removed
+  uint32_t uid = 0;
+};
+
+// A set of changes committed in one transaction.
+struct CommitBatch {
+  struct StepRow {
+    const std::string* run_id;
+    int index;
+    const pb::Step* step;
+  };
+  std::vector<const pb::Run*> runs;  // updated
+  std::vector<StepRow> steps;        // updated
+  std::vector<const pb::Event*> events;
+  bool empty() const { return runs.empty() && steps.empty() && events.empty(); }
+};
+
+class StateStore {
+ public:
+  // Opens or creates `path` (0600), sets WAL, migrates the schema.
+  static absl::StatusOr<std::unique_ptr<StateStore>> Open(const std::string& path);
+  ~StateStore();
+
+  // --- Writer side (engine thread) ---
+  // Stores a new run, its steps and its first events atomically.
+  absl::Status CreateRun(const pb::Run& run, const RunSource& source,
+                         const std::vector<pb::Step>& steps,
+                         const std::vector<pb::Event>& events);
+  // Commits run and step updates and new events in one transaction.
+  absl::Status Commit(const CommitBatch& batch);
+  // Forgets a run: its row, steps and events.
+  absl::Status DeleteRun(const std::string& run_id);
+  // Replaces the stored environment of a run (resume brings a new one).
+  absl::Status UpdateRunEnv(const std::string& run_id,
+                            const std::map<std::string, std::string>& env);
+  // Remembers the process of a running step (to kill orphans after a crash).
+  absl::Status SetStepProcess(const std::string& run_id, int index,
+                              int64_t pid, uint64_t start_ticks);
+  struct OrphanProcess {
+    int64_t pid;
+    uint64_t start_ticks;
+  };
+  absl::StatusOr<std::vector<OrphanProcess>> StepProcesses();
+  absl::Status ClearStepProcesses();
+
+  // --- Reader side (any thread) ---
+  // Resolves a run id, a unique prefix of one, or "last". NotFound or
+  // InvalidArgument (ambiguous prefix).
+  absl::StatusOr<std::string> ResolveRunId(const std::string& ref);
+  // The run and its steps as of one committed transaction.
+  absl::StatusOr<pb::RunSnapshot> GetRun(const std::string& run_id);
+  absl::StatusOr<std::vector<pb::Run>> ListRuns(int limit);
+  // One step of a run, by its index in the plan.
+  absl::StatusOr<pb::Step> GetStep(const std::string& run_id, int index);
+  // Runs whose state is one of `states` (e.g. running ones at start-up).
+  absl::StatusOr<std::vector<std::string>> RunsInStates(
+      const std::vector<pb::RunState>& states);
+  absl::StatusOr<RunSource> GetRunSource(const std::string& run_id);
+  // Events with seq > after_seq, in order, at most `limit`.
+  absl::StatusOr<std::vector<pb::Event>> ReadEvents(const std::string& run_id,
+                                                    int64_t after_seq,
+                                                    int limit);
+  // Runs finished before `before_ms`.
+  absl::StatusOr<std::vector<std::string>> FinishedBefore(int64_t before_ms);
+
+  // Test hook: how many rows each table holds.
+  absl::StatusOr<int64_t> TEST_CountRows(const std::string& table);
+
+ private:
+  class Db;
+  explicit StateStore(std::unique_ptr<Db> writer, std::unique_ptr<Db> reader);
+  std::unique_ptr<Db> writer_;
+  std::unique_ptr<Db> reader_;
+};
+
+}  // namespace aetherflow
+
+#endif  // AETHERFLOW_DAEMON_STATE_STORE_H_
