@@ -38,8 +38,6 @@ std::string WithThousands(int64_t value) {
   return value < 0 ? "-" + out : out;
 }
 
-std::string Seconds(int64_t ms) { return absl::StrFormat("%.1fs", ms / 1000.0); }
-
 std::string Bar(double fraction, int width, bool utf8) {
   int filled = static_cast<int>(std::lround(fraction * width));
   std::string out = "[";
@@ -325,7 +323,7 @@ std::string RenderRunList(const std::vector<pb::Run>& runs,
 
 nlohmann::json IsoTime(int64_t ms) {
   if (ms == 0) return nullptr;
-  return absl::FormatTime("%Y-%m-%dT%H:%M:%SZ", absl::FromUnixMillis(ms),
+  return absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::FromUnixMillis(ms),
                           absl::UTCTimeZone());
 }
 

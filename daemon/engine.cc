@@ -96,8 +96,9 @@ class Engine::Impl {
       : options_(std::move(options)), store_(store), hub_(hub),
         runner_(std::move(runner)) {
     if (options_.max_parallel <= 0) {
+      // As ninja's default -j: steps often wait on I/O or a remote API.
       options_.max_parallel =
-          std::max(1u, std::thread::hardware_concurrency());
+          static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) + 2;
     }
   }
 

@@ -20,7 +20,7 @@ namespace aetherflow {
 
 struct EngineOptions {
   std::string state_dir;       // runs/<id>/logs/<step>.log live below it
-  int max_parallel = 0;        // daemon-wide cap; 0 = number of CPUs
+  int max_parallel = 0;        // daemon-wide cap; 0 = CPUs + 2 (ninja's -j)
   int64_t kill_grace_ms = 5000;   // SIGTERM -> SIGKILL
   int64_t retry_base_ms = 1000;   // first retry back-off
   int64_t retry_max_ms = 60'000;

@@ -60,7 +60,7 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--config", config, "TOML configuration file");
   app.add_option("--max-parallel", max_parallel,
-                 "steps running at once over all runs (default: CPUs)")
+                 "steps running at once over all runs (default: CPUs + 2)")
       ->check(CLI::NonNegativeNumber);
   app.add_option("--kill-grace-ms", kill_grace_ms,
                  "SIGTERM to SIGKILL delay when a step is stopped")
