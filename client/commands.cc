@@ -288,8 +288,13 @@ class InterruptWatcher {
 // and summary. Returns the run's exit code.
 class Follower {
  public:
-  Follower(const GlobalOptions& global, Connection* connection, std::string run_id)
-      : global_(global), connection_(connection), run_id_(std::move(run_id)) {}
+  // With `from_start`, every event of the run is shown (a run just
+  // submitted); otherwise what happens from now on, after a line for each
+  // step already running.
+  Follower(const GlobalOptions& global, Connection* connection, std::string run_id,
+           bool from_start)
+      : global_(global), connection_(connection), run_id_(std::move(run_id)),
+        from_start_(from_start) {}
 
   // Detaches: the stream ends and Run() returns 130.
   void Detach() {
@@ -301,6 +306,7 @@ class Follower {
   int Run() {
     absl::StatusOr<pb::RunSnapshot> snapshot = Snapshot();
     if (!snapshot.ok()) return exit_code_;
+    if (from_start_) *snapshot = Pristine(*snapshot);
     RunModel model(std::move(*snapshot));
     if (!model.finished()) {
       const pb::Run& run = model.snapshot().run();
@@ -312,6 +318,20 @@ class Follower {
                          "\n"));
     }
     int reconnects = 0;
+    const LineLayout layout = ComputeLineLayout(model.snapshot());
+    if (!from_start_ && !model.finished()) {
+      // What is already under way, as if it had just been seen.
+      RenderOptions options = Render(global_);
+      for (const pb::Step& step : model.snapshot().steps()) {
+        if (step.state() != pb::STEP_RUNNING) continue;
+        pb::Event event;
+        event.set_kind(pb::STEP_STATE_CHANGED);
+        event.set_step_id(step.id());
+        event.set_step_state(step.state());
+        event.set_time_ms(step.started_at_ms());
+        Print(RenderEventLine(event, &step, model.snapshot().run(), layout, options));
+      }
+    }
     while (!model.finished() && !detached_) {
       grpc::ClientContext context;
       {
@@ -327,11 +347,14 @@ class Follower {
       while (reader->Read(&batch)) {
         reconnects = 0;
         RenderOptions options = Render(global_);
+        std::string lines;
         for (const pb::Event& event : batch.events()) {
           if (!model.Apply(event)) continue;
-          std::string line = RenderEventLine(event, model.snapshot(), options);
-          if (!line.empty()) Print(line);
+          absl::StrAppend(&lines,
+                          RenderEventLine(event, model.FindStep(event.step_id()),
+                                          model.snapshot().run(), layout, options));
         }
+        if (!lines.empty()) Print(lines);
         if (model.finished()) {
           context.TryCancel();
           break;
@@ -365,6 +388,31 @@ class Follower {
   }
 
  private:
+  // The run as it was before its first event: what its events replay onto.
+  static pb::RunSnapshot Pristine(const pb::RunSnapshot& now) {
+    pb::RunSnapshot pristine;
+    pb::Run* run = pristine.mutable_run();
+    run->set_id(now.run().id());
+    run->set_task_id(now.run().task_id());
+    run->set_description(now.run().description());
+    run->set_created_at_ms(now.run().created_at_ms());
+    run->set_steps_total(now.run().steps_total());
+    run->set_batches(now.run().batches());
+    run->set_output_dir(now.run().output_dir());
+    run->set_state(pb::RUN_QUEUED);
+    for (const pb::Step& step : now.steps()) {
+      pb::Step* s = pristine.add_steps();
+      s->set_id(step.id());
+      s->set_type(step.type());
+      s->set_provider(step.provider());
+      s->set_description(step.description());
+      s->set_batch(step.batch());
+      s->set_max_attempts(step.max_attempts());
+      s->set_state(pb::STEP_PENDING);
+    }
+    return pristine;
+  }
+
   absl::StatusOr<pb::RunSnapshot> Snapshot() {
     pb::GetRunRequest request;
     request.set_run_id(run_id_);
@@ -424,6 +472,7 @@ class Follower {
   grpc::ClientContext* context_ = nullptr;  // guarded by mu_
   std::mutex print_mu_;
   int exit_code_ = kExitFailed;
+  bool from_start_;
 };
 
 }  // namespace
@@ -452,7 +501,7 @@ int CmdSubmit(const GlobalOptions& global, const SubmitOptions& options) {
 static int FollowForeground(const GlobalOptions& global,
                             std::function<std::optional<std::string>(
                                 Connection*, int* exit_code)> start,
-                            bool cancel_on_interrupt) {
+                            bool cancel_on_interrupt, bool from_start) {
   std::unique_ptr<Follower> follower;
   std::mutex mu;
   std::string run_id;
@@ -489,7 +538,7 @@ static int FollowForeground(const GlobalOptions& global,
     std::lock_guard<std::mutex> lock(mu);
     run_id = *id;
     connection_ptr = connection.get();
-    follower = std::make_unique<Follower>(global, connection.get(), *id);
+    follower = std::make_unique<Follower>(global, connection.get(), *id, from_start);
   }
   int code = follower->Run();
   std::lock_guard<std::mutex> lock(mu);
@@ -506,14 +555,14 @@ int CmdRun(const GlobalOptions& global, const SubmitOptions& options) {
       [&](Connection* connection, int* exit_code) {
         return SubmitPlan(global, connection, *loaded, options, exit_code);
       },
-      /*cancel_on_interrupt=*/true);
+      /*cancel_on_interrupt=*/true, /*from_start=*/true);
 }
 
 int CmdAttach(const GlobalOptions& global, const std::string& run) {
   return FollowForeground(
       global,
       [&](Connection*, int*) { return std::optional<std::string>(run); },
-      /*cancel_on_interrupt=*/false);
+      /*cancel_on_interrupt=*/false, /*from_start=*/false);
 }
 
 int CmdList(const GlobalOptions& global, int limit) {
@@ -648,7 +697,10 @@ int CmdResume(const GlobalOptions& global, const std::string& run, bool follow) 
     }
     return snapshot.run().id();
   };
-  if (follow) return FollowForeground(global, resume, /*cancel_on_interrupt=*/true);
+  if (follow) {
+    return FollowForeground(global, resume, /*cancel_on_interrupt=*/true,
+                            /*from_start=*/false);
+  }
   std::unique_ptr<Connection> connection = Connect(global);
   if (!connection) return kExitUnreachable;
   int exit_code = kExitFailed;

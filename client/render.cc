@@ -254,10 +254,33 @@ std::string RenderSummary(const pb::RunSnapshot& snapshot,
   return out;
 }
 
+LineLayout ComputeLineLayout(const pb::RunSnapshot& snapshot) {
+  LineLayout layout;
+  for (const pb::Step& step : snapshot.steps()) {
+    layout.step_w = std::max(layout.step_w, DisplayWidth(step.id()));
+    layout.type_w = std::max(layout.type_w, DisplayWidth(step.type()));
+    layout.provider_w = std::max(layout.provider_w, DisplayWidth(step.provider()));
+  }
+  layout.step_w = std::min(layout.step_w, 24);
+  layout.type_w = std::min(layout.type_w, 16);
+  layout.provider_w = std::min(layout.provider_w, 12);
+  return layout;
+}
+
 std::string RenderEventLine(const pb::Event& event,
                             const pb::RunSnapshot& snapshot,
                             const RenderOptions& options) {
-  const pb::Run& run = snapshot.run();
+  const pb::Step* step = nullptr;
+  for (const pb::Step& s : snapshot.steps()) {
+    if (s.id() == event.step_id()) step = &s;
+  }
+  return RenderEventLine(event, step, snapshot.run(), ComputeLineLayout(snapshot),
+                         options);
+}
+
+std::string RenderEventLine(const pb::Event& event, const pb::Step* found,
+                            const pb::Run& run, const LineLayout& layout,
+                            const RenderOptions& options) {
   int64_t since = run.started_at_ms() ? run.started_at_ms() : run.created_at_ms();
   std::string stamp =
       absl::StrFormat("[%7.1fs] ", std::max<int64_t>(0, event.time_ms() - since) / 1000.0);
@@ -268,18 +291,10 @@ std::string RenderEventLine(const pb::Event& event,
     return FitWidth(line, options.width, options.utf8) + "\n";
   }
   if (event.kind() != pb::STEP_STATE_CHANGED) return "";
-  int step_w = 4, type_w = 4, provider_w = 5;
-  const pb::Step* found = nullptr;
-  for (const pb::Step& step : snapshot.steps()) {
-    step_w = std::max(step_w, DisplayWidth(step.id()));
-    type_w = std::max(type_w, DisplayWidth(step.type()));
-    provider_w = std::max(provider_w, DisplayWidth(step.provider()));
-    if (step.id() == event.step_id()) found = &step;
-  }
   std::string line = absl::StrCat(
-      stamp, PadWidth(event.step_id(), std::min(step_w, 24), options.utf8), "  ",
-      PadWidth(found ? found->type() : "", std::min(type_w, 16), options.utf8), "  ",
-      PadWidth(found ? found->provider() : "", std::min(provider_w, 12), options.utf8),
+      stamp, PadWidth(event.step_id(), layout.step_w, options.utf8), "  ",
+      PadWidth(found ? found->type() : "", layout.type_w, options.utf8), "  ",
+      PadWidth(found ? found->provider() : "", layout.provider_w, options.utf8),
       "  ");
   std::string status = StatusLabel(event.step_state(), options.utf8);
   if (event.step_state() == pb::STEP_PENDING && event.retry_at_ms()) {

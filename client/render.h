@@ -56,6 +56,18 @@ std::string RenderEventLine(const pb::Event& event,
                             const pb::RunSnapshot& snapshot,
                             const RenderOptions& options);
 
+// Column widths of plain-mode lines, computed once per run (a 10,000-step
+// run must not rescan its steps for each of its 20,000 events).
+struct LineLayout {
+  int step_w = 4, type_w = 4, provider_w = 5;
+};
+LineLayout ComputeLineLayout(const pb::RunSnapshot& snapshot);
+// The same line as RenderEventLine; `step` is the event's step (null for
+// run events) as it is after the event was applied.
+std::string RenderEventLine(const pb::Event& event, const pb::Step* step,
+                            const pb::Run& run, const LineLayout& layout,
+                            const RenderOptions& options);
+
 // `aetherflow ls`: id, state, progress, elapsed, cost, description.
 std::string RenderRunList(const std::vector<pb::Run>& runs,
                           const RenderOptions& options);

@@ -20,6 +20,11 @@ class RunModel {
   bool Apply(const ::aetherflow::v1::Event& event);
 
   const ::aetherflow::v1::RunSnapshot& snapshot() const { return snapshot_; }
+  // The step with this id, or null.
+  const ::aetherflow::v1::Step* FindStep(const std::string& id) const {
+    auto it = index_.find(id);
+    return it == index_.end() ? nullptr : &snapshot_.steps(it->second);
+  }
   int64_t last_seq() const { return snapshot_.run().last_seq(); }
   bool finished() const;
 

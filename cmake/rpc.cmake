@@ -33,3 +33,6 @@ add_executable(aetherflow client/main.cc)
 target_link_libraries(aetherflow PRIVATE aetherflow_client)
 
 install(TARGETS aetherflowd aetherflow RUNTIME DESTINATION bin)
+install(FILES systemd/aetherflowd.service DESTINATION lib/systemd/system)
+install(FILES systemd/user/aetherflowd.service DESTINATION lib/systemd/user)
+install(FILES README.md DESTINATION share/doc/aetherflow)

@@ -47,6 +47,9 @@ std::string NewRunId() {
   return absl::StrFormat("%08x", static_cast<uint32_t>(rng()));
 }
 
+// Longest a state change waits for the transaction it shares with others.
+constexpr int64_t kGroupCommitMs = 10;
+
 absl::Status StoppingError() {
   return absl::UnavailableError("aetherflowd is stopping");
 }
@@ -83,6 +86,9 @@ struct ActiveRun {
   std::map<std::string, std::string> env;  // with secrets; memory only
   std::unique_ptr<RunScheduler> scheduler;
   std::vector<int64_t> keys;        // process key of a running step, or 0
+  std::vector<ProcessIdentity> processes;  // of running steps, persisted
+  std::multiset<int> running_batches;      // batch of each running step
+  int finished_batch = 0;  // highest batch with a completed or failed step
   std::vector<bool> timed_out;      // the running attempt hit its timeout
   std::set<int> dirty_steps;
   bool dirty = false;
@@ -147,9 +153,16 @@ class Engine::Impl {
   void SetRunState(ActiveRun* run, pb::RunState state, int64_t now,
                    const std::string& reason);
   pb::Event* NewEvent(ActiveRun* run, pb::EventKind kind, int64_t now);
-  void RefreshRunFigures(ActiveRun* run);
+  // Run counters: Recount from every step; Count one step in or out.
+  void Recount(ActiveRun* run);
+  void Count(ActiveRun* run, const pb::Step& step, int delta);
+  void UpdateBatch(ActiveRun* run);
   // Commits what changed; on success publishes it and runs `after_commit_`.
   void CommitAndPublish();
+  bool HasUncommitted() const {
+    return !pending_events_.empty() || !touched_runs_.empty() ||
+           !after_commit_.empty();
+  }
   absl::StatusOr<std::unique_ptr<ActiveRun>> Activate(const pb::RunSnapshot& snapshot,
                                                       const RunSource& source);
 
@@ -179,6 +192,7 @@ class Engine::Impl {
   std::set<std::string> touched_runs_;
   std::vector<std::string> finished_runs_;
   bool commit_failing_ = false;
+  int64_t last_commit_ms_ = 0;
 };
 
 absl::Status Engine::Impl::Recover() {
@@ -213,6 +227,7 @@ absl::Status Engine::Impl::Recover() {
         event->set_message(step.message());
       }
     }
+    Recount(run.get());
     ActiveRun* raw = run.get();
     active_[id] = std::move(run);
     SetRunState(raw, pb::RUN_INTERRUPTED, now,
@@ -252,44 +267,70 @@ void Engine::Impl::SetRunState(ActiveRun* run, pb::RunState state, int64_t now,
   } else {
     run->run.set_finished_at_ms(0);
   }
-  RefreshRunFigures(run);
   pb::Event* event = NewEvent(run, pb::RUN_STATE_CHANGED, now);
   event->set_run_state(state);
   event->set_message(reason);
 }
 
-void Engine::Impl::RefreshRunFigures(ActiveRun* run) {
+void Engine::Impl::Recount(ActiveRun* run) {
   pb::Run& r = run->run;
-  int counts[8] = {};
-  std::optional<int64_t> tokens;
-  std::optional<double> cost;
-  int running_batch = 0, finished_batch = 0;
+  r.set_completed(0);
+  r.set_failed(0);
+  r.set_running(0);
+  r.set_skipped(0);
+  r.set_cancelled(0);
+  r.set_interrupted(0);
+  r.clear_tokens();
+  r.clear_cost();
+  r.set_batch(0);
+  run->running_batches.clear();
   for (const pb::Step& step : run->steps) {
-    ++counts[step.state()];
-    if (step.has_tokens()) tokens = tokens.value_or(0) + step.tokens();
-    if (step.has_cost()) cost = cost.value_or(0) + step.cost();
-    if (step.state() == pb::STEP_RUNNING) {
-      running_batch = std::max(running_batch, step.batch());
-    } else if (step.state() == pb::STEP_COMPLETED ||
-               step.state() == pb::STEP_FAILED) {
-      finished_batch = std::max(finished_batch, step.batch());
-    }
+    Count(run, step, +1);
+    if (step.has_tokens()) r.set_tokens(r.tokens() + step.tokens());
+    if (step.has_cost()) r.set_cost(r.cost() + step.cost());
   }
-  r.set_completed(counts[pb::STEP_COMPLETED]);
-  r.set_failed(counts[pb::STEP_FAILED]);
-  r.set_running(counts[pb::STEP_RUNNING]);
-  r.set_skipped(counts[pb::STEP_SKIPPED]);
-  r.set_cancelled(counts[pb::STEP_CANCELLED]);
-  r.set_interrupted(counts[pb::STEP_INTERRUPTED]);
-  r.set_batch(running_batch ? running_batch : finished_batch);
-  if (tokens) r.set_tokens(*tokens); else r.clear_tokens();
-  if (cost) r.set_cost(*cost); else r.clear_cost();
+  UpdateBatch(run);
+}
+
+void Engine::Impl::Count(ActiveRun* run, const pb::Step& step, int delta) {
+  pb::Run& r = run->run;
+  switch (step.state()) {
+    case pb::STEP_COMPLETED: r.set_completed(r.completed() + delta); break;
+    case pb::STEP_FAILED: r.set_failed(r.failed() + delta); break;
+    case pb::STEP_SKIPPED: r.set_skipped(r.skipped() + delta); break;
+    case pb::STEP_CANCELLED: r.set_cancelled(r.cancelled() + delta); break;
+    case pb::STEP_INTERRUPTED: r.set_interrupted(r.interrupted() + delta); break;
+    case pb::STEP_RUNNING:
+      r.set_running(r.running() + delta);
+      if (delta > 0) {
+        run->running_batches.insert(step.batch());
+      } else if (auto it = run->running_batches.find(step.batch());
+                 it != run->running_batches.end()) {
+        run->running_batches.erase(it);
+      }
+      break;
+    default: break;
+  }
+  if (delta > 0 && (step.state() == pb::STEP_COMPLETED ||
+                    step.state() == pb::STEP_FAILED)) {
+    run->finished_batch = std::max(run->finished_batch, step.batch());
+  }
+}
+
+void Engine::Impl::UpdateBatch(ActiveRun* run) {
+  // The batch the run is in: the highest with a step running, else the
+  // highest with a step finished.
+  run->run.set_batch(run->running_batches.empty() ? run->finished_batch
+                                                  : *run->running_batches.rbegin());
 }
 
 void Engine::Impl::SetStepState(ActiveRun* run, int index, StepState state,
                                 int64_t now, const std::string& message) {
   pb::Step& step = run->steps[index];
+  Count(run, step, -1);
   step.set_state(ToProto(state));
+  Count(run, step, +1);
+  UpdateBatch(run);
   step.set_message(message);
   step.set_attempt(run->scheduler->attempt(index));
   if (state == StepState::kRunning) {
@@ -396,11 +437,9 @@ void Engine::Impl::StartStep(ActiveRun* run, int index, int64_t now) {
     return;
   }
   run->keys[index] = launch.key;
+  run->processes[index] = *process;  // committed with the step's row
   processes_[launch.key] = {run, index};
   ++running_total_;
-  absl::Status status = store_->SetStepProcess(run->run.id(), index,
-                                               process->pid, process->start_ticks);
-  if (!status.ok()) LogWarning(status.ToString());
 }
 
 void Engine::Impl::Dispatch(int64_t now) {
@@ -462,7 +501,7 @@ void Engine::Impl::HandleRunnerEvent(const RunnerEvent& event, int64_t now) {
     }
     Update update = run->scheduler->StepFinished(index, result, now);
     Apply(run, update, now);
-    store_->SetStepProcess(run->run.id(), index, 0, 0).IgnoreError();
+    run->processes[index] = {};
     MaybeFinishRun(run, now);
   } else if (const auto* line = std::get_if<ControlLine>(&event)) {
     auto it = processes_.find(line->key);
@@ -474,8 +513,15 @@ void Engine::Impl::HandleRunnerEvent(const RunnerEvent& event, int64_t now) {
     pb::Event* ev = NewEvent(run, pb::STEP_FIGURES, now);
     ev->set_step_id(step.id());
     ev->set_attempt(step.attempt());
-    if (figures->tokens) step.set_tokens(*figures->tokens);
-    if (figures->cost) step.set_cost(*figures->cost);
+    pb::Run& r = run->run;
+    if (figures->tokens) {
+      r.set_tokens(r.tokens() - step.tokens() + *figures->tokens);
+      step.set_tokens(*figures->tokens);
+    }
+    if (figures->cost) {
+      r.set_cost(r.cost() - step.cost() + *figures->cost);
+      step.set_cost(*figures->cost);
+    }
     if (figures->progress) step.set_progress(*figures->progress);
     if (step.has_tokens()) ev->set_tokens(step.tokens());
     if (step.has_cost()) ev->set_cost(step.cost());
@@ -491,10 +537,13 @@ void Engine::Impl::CommitAndPublish() {
   CommitBatch batch;
   for (const std::string& id : touched_runs_) {
     ActiveRun* run = active_.at(id).get();
-    if (!run->dirty_steps.empty() || run->dirty) RefreshRunFigures(run);
     batch.runs.push_back(&run->run);
     for (int index : run->dirty_steps) {
-      batch.steps.push_back({&run->run.id(), index, &run->steps[index]});
+      const ProcessIdentity* process =
+          run->processes.empty() ? nullptr : &run->processes[index];
+      batch.steps.push_back({&run->run.id(), index, &run->steps[index],
+                             process ? process->pid : 0,
+                             process ? process->start_ticks : 0});
     }
   }
   for (const pb::Event& event : pending_events_) batch.events.push_back(&event);
@@ -545,7 +594,12 @@ void Engine::Impl::Loop() {
             std::clamp<int64_t>(*wake - now, 0, timeout_ms));
       }
     }
-    if (commit_failing_) timeout_ms = 1000;
+    if (commit_failing_) {
+      timeout_ms = 1000;
+    } else if (HasUncommitted()) {
+      timeout_ms = static_cast<int>(std::clamp<int64_t>(
+          last_commit_ms_ + kGroupCommitMs - now, 0, timeout_ms));
+    }
     events.clear();
     runner_->Wait(timeout_ms, &events);
     now = NowMs();
@@ -569,7 +623,15 @@ void Engine::Impl::Loop() {
       }
     }
     if (!commit_failing_) Dispatch(now);
-    CommitAndPublish();
+    // Group commit: changes that come in a burst (10,000 short steps) share
+    // a transaction. Nothing is published before it is committed, and a
+    // reply, a finished run or an idle engine commits at once.
+    if (HasUncommitted() &&
+        (!after_commit_.empty() || !finished_runs_.empty() ||
+         running_total_ == 0 || now - last_commit_ms_ >= kGroupCommitMs)) {
+      CommitAndPublish();
+      last_commit_ms_ = now;
+    }
   }
 
   // Graceful stop: what runs now is interrupted, not failed.
@@ -591,6 +653,7 @@ void Engine::Impl::Loop() {
         event->set_message(step.message());
       }
     }
+    Recount(run.get());
     SetRunState(run.get(), pb::RUN_INTERRUPTED, now,
                 "the daemon stopped while it ran; `aetherflow resume` runs "
                 "what did not complete");
@@ -633,7 +696,9 @@ absl::StatusOr<std::unique_ptr<ActiveRun>> Engine::Impl::Activate(
   options.retry_max_ms = options_.retry_max_ms;
   run->scheduler = std::make_unique<RunScheduler>(std::move(specs), options);
   run->keys.assign(run->steps.size(), 0);
+  run->processes.assign(run->steps.size(), {});
   run->timed_out.assign(run->steps.size(), false);
+  Recount(run.get());
   return run;
 }
 

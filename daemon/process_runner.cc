@@ -247,13 +247,13 @@ absl::StatusOr<ProcessIdentity> PosixProcessRunner::Start(
   AF_ASSIGN_OR_RETURN(std::string program,
                       ResolveProgram(spec.argv[0], spec.env, spec.cwd));
 
-  // Opened before spawning so that a bad log path fails Start with nothing
-  // to clean up.
-  Fd log(open(spec.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC,
-              0600));
-  if (log.get() < 0) {
+  // The log is created on the first output (a step that prints nothing
+  // costs no file: 10,000 `true` steps would otherwise create 10,000), but
+  // its directory is checked now so that a bad path fails Start.
+  std::string log_dir = spec.log_path.substr(0, spec.log_path.rfind('/') + 1);
+  if (access(log_dir.empty() ? "." : log_dir.c_str(), W_OK) != 0) {
     return absl::ErrnoToStatus(errno,
-                               absl::StrCat("open \"", spec.log_path, "\""));
+                               absl::StrCat("log \"", spec.log_path, "\""));
   }
   // Both ends close-on-exec: a process spawned concurrently by another
   // thread must not inherit them and hold our pipe open.
@@ -298,7 +298,6 @@ absl::StatusOr<ProcessIdentity> PosixProcessRunner::Start(
   p->pid = pid;
   p->pipe = std::move(read_end);
   p->pidfd = std::move(pidfd);
-  p->log = std::move(log);
   p->log_path = spec.log_path;
   processes_[spec.key] = std::move(p);
   return ProcessIdentity{pid, ProcessStartTicks(pid)};
@@ -430,6 +429,16 @@ void PosixProcessRunner::AppendToLog(Process& p, const char* data,
   // blocks on a full pipe, but write no more: a log with a silent hole would
   // be worse than one that stops.
   if (p.log_failed) return;
+  if (p.log.get() < 0) {
+    p.log = Fd(open(p.log_path.c_str(),
+                    O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+    if (p.log.get() < 0) {
+      p.log_failed = true;
+      std::fprintf(stderr, "aetherflowd: opening %s: %s; output is dropped\n",
+                   p.log_path.c_str(), std::strerror(errno));
+      return;
+    }
+  }
   while (size > 0) {
     ssize_t n = write(p.log.get(), data, size);
     if (n > 0) {

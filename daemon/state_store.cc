@@ -285,7 +285,8 @@ absl::Status StateStore::Commit(const CommitBatch& batch) {
   static constexpr char kUpdateRun[] =
       "UPDATE runs SET state = ?, finished_at = ?, data = ? WHERE id = ?";
   static constexpr char kUpdateStep[] =
-      "UPDATE steps SET data = ? WHERE run_id = ? AND idx = ?";
+      "UPDATE steps SET data = ?, pid = ?, start_ticks = ? "
+      "WHERE run_id = ? AND idx = ?";
   static constexpr char kInsertEvent[] =
       "INSERT INTO events (run_id, seq, data) VALUES (?, ?, ?)";
   Transaction txn;
@@ -301,8 +302,10 @@ absl::Status StateStore::Commit(const CommitBatch& batch) {
   AF_ASSIGN_OR_RETURN(sqlite3_stmt * update_step, writer_->Prepare(kUpdateStep));
   for (const CommitBatch::StepRow& row : batch.steps) {
     BindMessage(update_step, 1, *row.step);
-    BindText(update_step, 2, *row.run_id);
-    sqlite3_bind_int(update_step, 3, row.index);
+    sqlite3_bind_int64(update_step, 2, row.pid);
+    sqlite3_bind_int64(update_step, 3, static_cast<int64_t>(row.start_ticks));
+    BindText(update_step, 4, *row.run_id);
+    sqlite3_bind_int(update_step, 5, row.index);
     AF_RETURN_IF_ERROR(writer_->Run(update_step));
   }
   AF_ASSIGN_OR_RETURN(sqlite3_stmt * insert_event, writer_->Prepare(kInsertEvent));
@@ -328,18 +331,6 @@ absl::Status StateStore::UpdateRunEnv(
   AF_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, writer_->Prepare(kUpdate));
   BindText(stmt, 1, EnvToJson(env));
   BindText(stmt, 2, run_id);
-  return writer_->Run(stmt);
-}
-
-absl::Status StateStore::SetStepProcess(const std::string& run_id, int index,
-                                        int64_t pid, uint64_t start_ticks) {
-  static constexpr char kUpdate[] =
-      "UPDATE steps SET pid = ?, start_ticks = ? WHERE run_id = ? AND idx = ?";
-  AF_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, writer_->Prepare(kUpdate));
-  sqlite3_bind_int64(stmt, 1, pid);
-  sqlite3_bind_int64(stmt, 2, static_cast<int64_t>(start_ticks));
-  BindText(stmt, 3, run_id);
-  sqlite3_bind_int(stmt, 4, index);
   return writer_->Run(stmt);
 }
 

@@ -38,6 +38,8 @@ struct CommitBatch {
     const std::string* run_id;
     int index;
     const pb::Step* step;
+    int64_t pid = 0;           // process group of the running step, or 0
+    uint64_t start_ticks = 0;  // its start time, against pid reuse
   };
   std::vector<const pb::Run*> runs;  // updated
   std::vector<StepRow> steps;        // updated
@@ -63,9 +65,8 @@ class StateStore {
   // Replaces the stored environment of a run (resume brings a new one).
   absl::Status UpdateRunEnv(const std::string& run_id,
                             const std::map<std::string, std::string>& env);
-  // Remembers the process of a running step (to kill orphans after a crash).
-  absl::Status SetStepProcess(const std::string& run_id, int index,
-                              int64_t pid, uint64_t start_ticks);
+  // Processes of steps that were running (StepRow::pid), to kill what a
+  // crashed daemon left behind.
   struct OrphanProcess {
     int64_t pid;
     uint64_t start_ticks;

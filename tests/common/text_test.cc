@@ -195,8 +195,12 @@ TEST(TextTest, FitWidthResultNeverExceedsWidthNorSplitsACharacter) {
         }
         // Cut exactly when the text (blanks counting 1) is wider.
         bool cut = body.size() < text.size();
-        if (cut && width > 0) EXPECT_TRUE(EndsWith(fit, mark));
-        if (!utf8) EXPECT_EQ(fit.find(kEllipsis), std::string::npos);
+        if (cut && width > 0) {
+          EXPECT_TRUE(EndsWith(fit, mark));
+        }
+        if (!utf8) {
+          EXPECT_EQ(fit.find(kEllipsis), std::string::npos);
+        }
       }
     }
   }

@@ -145,7 +145,13 @@ TEST_F(StateStoreTest, ReopenKeepsDataAndFileIsPrivate) {
 
 TEST_F(StateStoreTest, RemembersStepProcessesForOrphanCleanup) {
   ASSERT_TRUE(store_->CreateRun(MakeRun("abc", 1), {}, MakeSteps(), {}).ok());
-  ASSERT_TRUE(store_->SetStepProcess("abc", 0, 4242, 99).ok());
+  pb::Step step;
+  step.set_id("a");
+  step.set_state(pb::STEP_RUNNING);
+  std::string id = "abc";
+  CommitBatch batch;
+  batch.steps.push_back({&id, 0, &step, 4242, 99});
+  ASSERT_TRUE(store_->Commit(batch).ok());
   auto processes = store_->StepProcesses();
   ASSERT_TRUE(processes.ok());
   ASSERT_EQ(processes->size(), 1u);

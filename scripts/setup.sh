@@ -1,0 +1,37 @@
+#!/usr/bin/env bash
+# Installs what AetherFlow needs on Debian 12 (only what is missing), then
+# configures and builds it in build/. Idempotent: run it as often as you like.
+#
+#   scripts/setup.sh            # packages + build
+#   BUILD_TYPE=Debug scripts/setup.sh
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+packages=(
+  cmake ninja-build g++ pkg-config
+  libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
+  libabsl-dev libncurses-dev libsqlite3-dev libgtest-dev libgmock-dev
+  libbenchmark-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
+  libcurl4-openssl-dev libsystemd-dev
+  # tests and benchmarks: terminal tests, DB inspection, the ninja baseline
+  tmux sqlite3 python3 bc procps
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
+    missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then
+    command -v sudo >/dev/null || { echo "setup: need root or sudo to install: ${missing[*]}" >&2; exit 1; }
+    sudo=sudo
+  fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
+
+cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" >/dev/null
+cmake --build build -j "$(nproc)"
