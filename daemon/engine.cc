@@ -84,6 +84,7 @@ struct ActiveRun {
   std::vector<pb::Step> steps;
   Plan plan;
   std::map<std::string, std::string> env;  // with secrets; memory only
+  std::shared_ptr<const std::vector<std::string>> shared_env;  // env, as K=V
   std::unique_ptr<RunScheduler> scheduler;
   std::vector<int64_t> keys;        // process key of a running step, or 0
   std::vector<ProcessIdentity> processes;  // of running steps, persisted
@@ -409,14 +410,20 @@ void Engine::Impl::StartStep(ActiveRun* run, int index, int64_t now) {
   } else {
     launch.argv = *spec.argv;
   }
-  std::map<std::string, std::string> env = run->env;
-  for (const auto& [name, value] : spec.env) env[name] = value;
-  env["PYTHONUNBUFFERED"] = "1";
-  env["AETHERFLOW_RUN_ID"] = run->run.id();
-  env["AETHERFLOW_STEP_ID"] = spec.id;
-  env["AETHERFLOW_ATTEMPT"] = std::to_string(step.attempt());
-  env["AETHERFLOW_OUTPUT_DIR"] = run->run.output_dir();
-  for (const auto& [name, value] : env) launch.env.push_back(name + "=" + value);
+  if (!run->shared_env) {
+    // The submitter's environment, built once per run: 10,000 steps must
+    // not copy it 10,000 times.
+    auto shared = std::make_shared<std::vector<std::string>>();
+    for (const auto& [name, value] : run->env) shared->push_back(name + "=" + value);
+    run->shared_env = std::move(shared);
+  }
+  launch.shared_env = run->shared_env;
+  for (const auto& [name, value] : spec.env) launch.env.push_back(name + "=" + value);
+  if (!spec.env.count("PYTHONUNBUFFERED")) launch.env.push_back("PYTHONUNBUFFERED=1");
+  launch.env.push_back("AETHERFLOW_RUN_ID=" + run->run.id());
+  launch.env.push_back("AETHERFLOW_STEP_ID=" + spec.id);
+  launch.env.push_back("AETHERFLOW_ATTEMPT=" + std::to_string(step.attempt()));
+  launch.env.push_back("AETHERFLOW_OUTPUT_DIR=" + run->run.output_dir());
   std::filesystem::path cwd = spec.cwd.empty()
                                   ? std::filesystem::path(run->run.cwd())
                                   : std::filesystem::path(run->run.cwd()) / spec.cwd;
@@ -539,8 +546,13 @@ void Engine::Impl::CommitAndPublish() {
     ActiveRun* run = active_.at(id).get();
     batch.runs.push_back(&run->run);
     for (int index : run->dirty_steps) {
-      const ProcessIdentity* process =
+      ProcessIdentity* process =
           run->processes.empty() ? nullptr : &run->processes[index];
+      if (process && process->pid && !process->start_ticks) {
+        // Read only for steps still running at commit time: a short step
+        // never costs the /proc read.
+        process->start_ticks = ProcessStartTicks(process->pid);
+      }
       batch.steps.push_back({&run->run.id(), index, &run->steps[index],
                              process ? process->pid : 0,
                              process ? process->start_ticks : 0});

@@ -142,18 +142,23 @@ pid_t WaitPidRetrying(pid_t pid, int* status, int options) {
 
 // Resolves argv[0] as execvp would, but against the PATH of the step's own
 // environment: the daemon's PATH must not decide which program a step runs.
-absl::StatusOr<std::string> ResolveProgram(const std::string& name,
-                                           const std::vector<std::string>& env,
-                                           const std::string& cwd) {
+absl::StatusOr<std::string> ResolveProgram(
+    const std::string& name, const std::vector<std::string>& env,
+    const std::vector<std::string>* shared_env, const std::string& cwd) {
   if (name.empty()) return absl::InvalidArgumentError("empty program name");
   // With a '/', posix_spawn resolves it after the chdir action, i.e. relative
   // to cwd, and reports ENOENT itself.
   if (name.find('/') != std::string::npos) return name;
   absl::string_view path = kDefaultPath;
-  for (const std::string& entry : env) {
-    if (absl::StartsWith(entry, "PATH=")) {
-      path = absl::string_view(entry).substr(5);
-      break;  // getenv() semantics: the first one wins
+  bool found = false;
+  for (const std::vector<std::string>* list : {&env, shared_env}) {
+    if (list == nullptr || found) continue;
+    for (const std::string& entry : *list) {
+      if (absl::StartsWith(entry, "PATH=")) {
+        path = absl::string_view(entry).substr(5);
+        found = true;
+        break;  // getenv() semantics: the first one wins
+      }
     }
   }
   for (absl::string_view dir : absl::StrSplit(path, ':')) {
@@ -245,7 +250,8 @@ absl::StatusOr<ProcessIdentity> PosixProcessRunner::Start(
   }
   AF_RETURN_IF_ERROR(CheckWorkingDirectory(spec.cwd));
   AF_ASSIGN_OR_RETURN(std::string program,
-                      ResolveProgram(spec.argv[0], spec.env, spec.cwd));
+                      ResolveProgram(spec.argv[0], spec.env, spec.shared_env.get(),
+                                     spec.cwd));
 
   // The log is created on the first output (a step that prints nothing
   // costs no file: 10,000 `true` steps would otherwise create 10,000), but
@@ -273,6 +279,24 @@ absl::StatusOr<ProcessIdentity> PosixProcessRunner::Start(
   }
   std::vector<char*> argv = CStrings(spec.argv);
   std::vector<char*> envp = CStrings(spec.env);
+  if (spec.shared_env) {
+    // `env` first and whole; shared entries only where `env` has no
+    // variable of that name (a child must never see a name twice).
+    envp.pop_back();  // the terminating null
+    for (const std::string& entry : *spec.shared_env) {
+      absl::string_view name = absl::string_view(entry).substr(0, entry.find('='));
+      bool overridden = false;
+      for (const std::string& own : spec.env) {
+        if (own.size() > name.size() && own[name.size()] == '=' &&
+            absl::StartsWith(own, name)) {
+          overridden = true;
+          break;
+        }
+      }
+      if (!overridden) envp.push_back(const_cast<char*>(entry.c_str()));
+    }
+    envp.push_back(nullptr);
+  }
   pid_t pid = 0;
   int err = posix_spawn(&pid, program.c_str(), &config.actions, &config.attr,
                         argv.data(), envp.data());
@@ -300,7 +324,9 @@ absl::StatusOr<ProcessIdentity> PosixProcessRunner::Start(
   p->pidfd = std::move(pidfd);
   p->log_path = spec.log_path;
   processes_[spec.key] = std::move(p);
-  return ProcessIdentity{pid, ProcessStartTicks(pid)};
+  // start_ticks is left to the caller (ProcessStartTicks): most steps end
+  // before anyone needs it.
+  return ProcessIdentity{pid, 0};
 }
 
 void PosixProcessRunner::Terminate(int64_t key, int64_t grace_ms) {

@@ -20,7 +20,10 @@ struct LaunchSpec {
   int64_t key = 0;                // the caller's handle for this process
   std::vector<std::string> argv;  // argv[0] without '/' is searched in the
                                   // PATH of `env` (not the daemon's)
-  std::vector<std::string> env;   // "NAME=value", the whole environment
+  std::vector<std::string> env;   // "NAME=value"
+  // Entries shared by many launches (a run's environment), built once by
+  // the caller; an entry of `env` with the same name wins over one here.
+  std::shared_ptr<const std::vector<std::string>> shared_env;
   std::string cwd;                // absolute; must exist
   std::string log_path;           // stdout+stderr appended here (created 0600)
 };
@@ -50,7 +53,8 @@ using RunnerEvent = std::variant<ProcessExited, ControlLine, OutputActivity>;
 // kill what a crashed one left behind.
 struct ProcessIdentity {
   pid_t pid = 0;              // also its process group id
-  uint64_t start_ticks = 0;   // /proc/PID/stat field 22, guards pid reuse
+  uint64_t start_ticks = 0;   // /proc/PID/stat field 22, guards pid reuse;
+                              // 0 from Start (see ProcessStartTicks)
 };
 
 class ProcessRunner {

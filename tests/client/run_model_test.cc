@@ -376,5 +376,19 @@ TEST_F(RunModelTest, InterruptedStepIsCountedAndEnded) {
   ExpectCountsMatchSteps();
 }
 
+TEST_F(RunModelTest, FindStepSeesAppliedEvents) {
+  EXPECT_EQ(model_.FindStep("nope"), nullptr);
+  const pb::Step* b = model_.FindStep("b");
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->id(), "b");
+  EXPECT_EQ(b->state(), pb::STEP_PENDING);
+  ASSERT_TRUE(model_.Apply(StepEvent("b", pb::STEP_RUNNING, kT0 + 1000)));
+  b = model_.FindStep("b");
+  ASSERT_NE(b, nullptr);
+  EXPECT_EQ(b->state(), pb::STEP_RUNNING);
+  EXPECT_EQ(b->started_at_ms(), kT0 + 1000);
+  EXPECT_EQ(b, &model_.snapshot().steps(1));
+}
+
 }  // namespace
 }  // namespace aetherflow
