@@ -74,7 +74,7 @@ std::string StatusLabel(pb::StepState state, bool utf8) {
     case pb::STEP_FAILED: return utf8 ? "✗ Failed" : "x Failed";
     case pb::STEP_SKIPPED: return utf8 ? "⊘ Skipped" : "- Skipped";
     case pb::STEP_CANCELLED: return utf8 ? "⊗ Cancelled" : "x Cancelled";
-    case pb::STEP_INTERRUPTED: return utf8 ? "⚡ Interrupted" : "! Interrupted";
+    case pb::STEP_INTERRUPTED: return utf8 ? "↯ Interrupted" : "! Interrupted";
     default: return "?";
   }
 }
@@ -98,7 +98,10 @@ std::string FormatTokens(bool known, int64_t tokens) {
 }
 
 std::string FormatCost(bool known, double cost) {
-  return known ? absl::StrFormat("$%.4f", cost) : "-";
+  if (!known) return "-";
+  // A tiny cost must not read as a known zero.
+  if (cost > 0 && cost < 0.00005) return "<$0.0001";
+  return absl::StrFormat("$%.4f", cost);
 }
 
 int64_t StepElapsedMs(const pb::Step& step, int64_t now_ms) {
@@ -116,73 +119,114 @@ int64_t RunElapsedMs(const pb::Run& run, int64_t now_ms) {
   return std::max<int64_t>(0, end - run.started_at_ms());
 }
 
+namespace {
+
+// The step table's columns, fitted to a width: columns shrink, then the
+// least useful ones go (tokens and cost, which the header totals; then type
+// and provider), then the description gets what is left.
+struct TableLayout {
+  int step_w = 4, type_w = 4, provider_w = 8;
+  int status_w = 13, time_w = 8, tokens_w = 8, cost_w = 9;
+  bool figures = true, type = true, provider = true;
+  int desc_w = 0;  // 0: no description column
+
+  int Fixed() const {
+    int w = step_w + status_w + time_w + 3 * 2;
+    if (type) w += type_w + 2;
+    if (provider) w += provider_w + 2;
+    if (figures) w += tokens_w + cost_w + 2 * 2;
+    return w;
+  }
+};
+
+TableLayout FitTable(const pb::RunSnapshot& snapshot, int width) {
+  TableLayout t;
+  for (const pb::Step& step : snapshot.steps()) {
+    t.step_w = std::max(t.step_w, DisplayWidth(step.id()));
+    t.type_w = std::max(t.type_w, DisplayWidth(step.type()));
+    t.provider_w = std::max(t.provider_w, DisplayWidth(step.provider()));
+  }
+  t.step_w = std::min(t.step_w, 24);
+  t.type_w = std::min(t.type_w, 16);
+  t.provider_w = std::min(t.provider_w, 12);
+  constexpr int kDescMin = 12;
+  if (t.Fixed() + kDescMin > width) {
+    t.step_w = std::min(t.step_w, 16);
+    t.type_w = std::min(t.type_w, 11);
+    t.provider_w = std::min(t.provider_w, 8);
+  }
+  if (t.Fixed() + kDescMin > width) t.figures = false;
+  if (t.Fixed() + kDescMin > width) t.type = false;
+  if (t.Fixed() + kDescMin > width) t.provider = false;
+  if (t.Fixed() + kDescMin > width) {
+    t.step_w = std::max(6, width - (t.Fixed() - t.step_w) - kDescMin);
+  }
+  int left = width - t.Fixed();
+  t.desc_w = left >= 4 ? left : 0;
+  return t;
+}
+
+std::string RightAlign(const std::string& text, int width) {
+  return std::string(std::max(0, width - DisplayWidth(text)), ' ') + text;
+}
+
+}  // namespace
+
 std::string RenderStatus(const pb::RunSnapshot& snapshot,
                          const RenderOptions& options) {
   const pb::Run& run = snapshot.run();
   const bool utf8 = options.utf8;
+  const int width = options.width;
   std::string out;
-  std::string plan = run.description().empty() ? run.task_id() : run.description();
-  absl::StrAppend(&out, FitWidth(absl::StrCat("Plan: ", plan), options.width, utf8),
-                  "\n");
-  absl::StrAppend(&out, "Run: ", run.id(),
-                  run.task_id().empty() ? "" : absl::StrCat("  Task: ", run.task_id()),
-                  "  State: ", RunStateWord(run.state()), "\n");
+  auto line = [&](const std::string& text) {
+    absl::StrAppend(&out, FitWidth(text, width, utf8), "\n");
+  };
+  line(absl::StrCat("Plan: ", run.description().empty() ? run.task_id()
+                                                        : run.description()));
+  line(absl::StrCat("Run: ", run.id(),
+                    run.task_id().empty() ? "" : absl::StrCat("  Task: ", run.task_id()),
+                    "  State: ", RunStateWord(run.state())));
   int total = run.steps_total();
   double fraction = total ? static_cast<double>(run.completed()) / total : 0;
-  absl::StrAppend(&out,
-                  absl::StrFormat("Progress: %d/%d steps (%.1f%%) ", run.completed(),
-                                  total, fraction * 100),
-                  Bar(fraction, 20, utf8), "\n");
-  absl::StrAppend(&out, "Completed: ", run.completed(), " | Failed: ", run.failed(),
-                  " | Running: ", run.running(), " | Skipped: ", run.skipped());
-  if (run.cancelled()) absl::StrAppend(&out, " | Cancelled: ", run.cancelled());
-  if (run.interrupted()) absl::StrAppend(&out, " | Interrupted: ", run.interrupted());
-  absl::StrAppend(&out, "\n");
-  absl::StrAppend(&out, "Batch ", CurrentBatch(snapshot), "/", run.batches(),
-                  "  Elapsed: ", FormatDurationMs(RunElapsedMs(run, options.now_ms)),
-                  "  Tokens: ", FormatTokens(run.has_tokens(), run.tokens()),
-                  "  Cost: ", FormatCost(run.has_cost(), run.cost()), "\n");
+  line(absl::StrCat(absl::StrFormat("Progress: %d/%d steps (%.1f%%) ", run.completed(),
+                                    total, fraction * 100),
+                    Bar(fraction, 20, utf8)));
+  std::string counts = absl::StrCat("Completed: ", run.completed(), " | Failed: ",
+                                    run.failed(), " | Running: ", run.running(),
+                                    " | Skipped: ", run.skipped());
+  if (run.cancelled()) absl::StrAppend(&counts, " | Cancelled: ", run.cancelled());
+  if (run.interrupted()) absl::StrAppend(&counts, " | Interrupted: ", run.interrupted());
+  line(counts);
+  line(absl::StrCat("Batch ", CurrentBatch(snapshot), "/", run.batches(),
+                    "  Elapsed: ", FormatDurationMs(RunElapsedMs(run, options.now_ms)),
+                    "  Tokens: ", FormatTokens(run.has_tokens(), run.tokens()),
+                    "  Cost: ", FormatCost(run.has_cost(), run.cost())));
   if (!run.reason().empty() && run.state() != pb::RUN_RUNNING) {
-    absl::StrAppend(&out, FitWidth(absl::StrCat("Reason: ", run.reason()),
-                                   options.width, utf8), "\n");
+    line(absl::StrCat("Reason: ", run.reason()));
   }
   absl::StrAppend(&out, "\n");
 
-  // Column widths: fixed ones from the content, the description takes what
-  // is left of the width.
-  int step_w = 4, type_w = 4, provider_w = 8;
-  for (const pb::Step& step : snapshot.steps()) {
-    step_w = std::max(step_w, DisplayWidth(step.id()));
-    type_w = std::max(type_w, DisplayWidth(step.type()));
-    provider_w = std::max(provider_w, DisplayWidth(step.provider()));
-  }
-  step_w = std::min(step_w, 24);
-  type_w = std::min(type_w, 16);
-  provider_w = std::min(provider_w, 12);
-  const int status_w = 13, time_w = 8, tokens_w = 8, cost_w = 9;
-  int fixed = step_w + type_w + provider_w + status_w + time_w + tokens_w +
-              cost_w + 8 * 2;
-  int desc_w = std::max(11, options.width - fixed);
-  auto row = [&](std::string_view id, std::string_view type,
-                 std::string_view provider, std::string status_cell,
-                 std::string_view time, std::string_view tokens,
-                 std::string_view cost, std::string_view desc) {
-    std::string line;
-    absl::StrAppend(&line, PadWidth(id, step_w, utf8), "  ",
-                    PadWidth(type, type_w, utf8), "  ",
-                    PadWidth(provider, provider_w, utf8), "  ", status_cell, "  ");
-    std::string t(time), k(tokens), c(cost);
-    absl::StrAppend(&line, std::string(std::max(0, time_w - DisplayWidth(t)), ' '), t,
-                    "  ", std::string(std::max(0, tokens_w - DisplayWidth(k)), ' '), k,
-                    "  ", std::string(std::max(0, cost_w - DisplayWidth(c)), ' '), c,
-                    "  ", FitWidth(desc, desc_w, utf8));
-    while (!line.empty() && line.back() == ' ') line.pop_back();
-    return line + "\n";
+  const TableLayout t = FitTable(snapshot, width);
+  auto row = [&](const std::string& id, const std::string& type,
+                 const std::string& provider, const std::string& status_cell,
+                 const std::string& time, const std::string& tokens,
+                 const std::string& cost, const std::string& desc) {
+    std::string text = PadWidth(id, t.step_w, utf8);
+    if (t.type) absl::StrAppend(&text, "  ", PadWidth(type, t.type_w, utf8));
+    if (t.provider) absl::StrAppend(&text, "  ", PadWidth(provider, t.provider_w, utf8));
+    absl::StrAppend(&text, "  ", status_cell, "  ", RightAlign(time, t.time_w));
+    if (t.figures) {
+      absl::StrAppend(&text, "  ", RightAlign(tokens, t.tokens_w), "  ",
+                      RightAlign(cost, t.cost_w));
+    }
+    if (t.desc_w) absl::StrAppend(&text, "  ", FitWidth(desc, t.desc_w, utf8));
+    while (!text.empty() && text.back() == ' ') text.pop_back();
+    absl::StrAppend(&out, text, "\n");
   };
-  absl::StrAppend(&out, row("Step", "Type", "Provider", PadWidth("Status", status_w),
-                            "Time", "Tokens", "Cost", "Description"));
+  row("Step", "Type", "Provider", PadWidth("Status", t.status_w), "Time", "Tokens",
+      "Cost", "Description");
   for (const pb::Step& step : snapshot.steps()) {
-    std::string status = PadWidth(StatusLabel(step.state(), utf8), status_w, utf8);
+    std::string status = PadWidth(StatusLabel(step.state(), utf8), t.status_w, utf8);
     if (options.color) status = absl::StrCat(StateColor(step.state()), status, kReset);
     std::string time = step.started_at_ms() || step.previous_attempts_ms()
                            ? FormatDurationMs(StepElapsedMs(step, options.now_ms))
@@ -191,11 +235,10 @@ std::string RenderStatus(const pb::RunSnapshot& snapshot,
     if (!step.progress().empty() && step.state() == pb::STEP_RUNNING) {
       desc = absl::StrCat("[", step.progress(), "] ", desc);
     }
-    absl::StrAppend(&out, row(step.id(), step.type().empty() ? "-" : step.type(),
-                              step.provider().empty() ? "-" : step.provider(),
-                              status, time,
-                              FormatTokens(step.has_tokens(), step.tokens()),
-                              FormatCost(step.has_cost(), step.cost()), desc));
+    row(step.id(), step.type().empty() ? "-" : step.type(),
+        step.provider().empty() ? "-" : step.provider(), status, time,
+        FormatTokens(step.has_tokens(), step.tokens()),
+        FormatCost(step.has_cost(), step.cost()), desc);
   }
   return out;
 }
@@ -300,9 +343,7 @@ std::string RenderEventLine(const pb::Event& event, const pb::Step* found,
   if (event.step_state() == pb::STEP_PENDING && event.retry_at_ms()) {
     status = options.utf8 ? "↻ Retrying" : "~ Retrying";
   }
-  if (options.color) {
-    status = absl::StrCat(StateColor(event.step_state()), status, kReset);
-  }
+  const std::size_t status_at = line.size();
   absl::StrAppend(&line, status);
   if (event.step_state() != pb::STEP_RUNNING && found && found->started_at_ms()) {
     absl::StrAppend(&line, " (",
@@ -311,22 +352,31 @@ std::string RenderEventLine(const pb::Event& event, const pb::Step* found,
                     ")");
   }
   if (!event.message().empty()) absl::StrAppend(&line, "  ", event.message());
+  line = FitWidth(line, options.width, options.utf8);
+  if (options.color && line.compare(status_at, status.size(), status) == 0) {
+    line.insert(status_at + status.size(), kReset);
+    line.insert(status_at, StateColor(event.step_state()));
+  }
   return line + "\n";
 }
 
 std::string RenderRunList(const std::vector<pb::Run>& runs,
                           const RenderOptions& options) {
-  std::string out = absl::StrFormat("%-10s %-11s %-13s %8s %9s  %s\n", "RUN",
-                                    "STATE", "PROGRESS", "ELAPSED", "COST",
-                                    "DESCRIPTION");
+  std::vector<std::string> progress;
+  int progress_w = 8;
   for (const pb::Run& run : runs) {
-    std::string progress =
-        absl::StrFormat("%d/%d", run.completed(), run.steps_total());
-    if (run.failed()) absl::StrAppend(&progress, " (", run.failed(), " failed)");
+    progress.push_back(absl::StrFormat("%d/%d", run.completed(), run.steps_total()));
+    if (run.failed()) absl::StrAppend(&progress.back(), " (", run.failed(), " failed)");
+    progress_w = std::max(progress_w, static_cast<int>(progress.back().size()));
+  }
+  std::string out = absl::StrFormat("%-10s %-11s %-*s %8s %9s  %s\n", "RUN", "STATE",
+                                    progress_w, "PROGRESS", "ELAPSED", "COST",
+                                    "DESCRIPTION");
+  for (std::size_t i = 0; i < runs.size(); ++i) {
+    const pb::Run& run = runs[i];
     std::string line = absl::StrFormat(
-        "%-10s %-11s %-13s %8s %9s  ", run.id(), RunStateWord(run.state()),
-        progress,
-        FormatDurationMs(RunElapsedMs(run, options.now_ms)),
+        "%-10s %-11s %-*s %8s %9s  ", run.id(), RunStateWord(run.state()),
+        progress_w, progress[i], FormatDurationMs(RunElapsedMs(run, options.now_ms)),
         FormatCost(run.has_cost(), run.cost()));
     std::string desc = run.description().empty() ? run.task_id() : run.description();
     absl::StrAppend(&line, FitWidth(desc, std::max(10, options.width - DisplayWidth(line)),

@@ -36,8 +36,15 @@ bool RunModel::Apply(const pb::Event& event) {
       if (it == index_.end()) break;
       pb::Step* step = snapshot_.mutable_steps(it->second);
       if (event.kind() == pb::STEP_FIGURES) {
-        if (event.has_tokens()) step->set_tokens(event.tokens());
-        if (event.has_cost()) step->set_cost(event.cost());
+        // Run totals move by the step's change.
+        if (event.has_tokens()) {
+          run->set_tokens(run->tokens() - step->tokens() + event.tokens());
+          step->set_tokens(event.tokens());
+        }
+        if (event.has_cost()) {
+          run->set_cost(run->cost() - step->cost() + event.cost());
+          step->set_cost(event.cost());
+        }
         step->set_progress(event.progress());
         break;
       }

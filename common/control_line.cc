@@ -1,5 +1,7 @@
 #include "common/control_line.h"
 
+#include <cmath>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -18,7 +20,8 @@ bool ValidProgress(absl::string_view value) {
       absl::StrSplit(value, absl::MaxSplits('/', 1));
   int64_t done, total;
   return absl::SimpleAtoi(parts.first, &done) &&
-         absl::SimpleAtoi(parts.second, &total) && done >= 0 && total > 0;
+         absl::SimpleAtoi(parts.second, &total) && done >= 0 && total > 0 &&
+         done <= total;
 }
 
 }  // namespace
@@ -43,7 +46,7 @@ absl::StatusOr<Figures> ParseControlLine(std::string_view text) {
       figures.tokens = tokens;
     } else if (kv.first == "cost") {
       double cost;
-      if (!absl::SimpleAtod(kv.second, &cost) || cost < 0 || cost != cost) {
+      if (!absl::SimpleAtod(kv.second, &cost) || !std::isfinite(cost) || cost < 0) {
         return bad();
       }
       figures.cost = cost;

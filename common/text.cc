@@ -7,6 +7,8 @@ namespace {
 
 // Decodes one UTF-8 character at text[*i]; advances *i. Invalid bytes
 // decode as themselves (one byte).
+constexpr char32_t kInvalid = 0xFFFD;
+
 char32_t Decode(std::string_view text, std::size_t* i) {
   unsigned char c = static_cast<unsigned char>(text[*i]);
   int extra = c < 0x80            ? 0
@@ -14,7 +16,13 @@ char32_t Decode(std::string_view text, std::size_t* i) {
               : (c & 0xf0) == 0xe0 ? 2
               : (c & 0xf8) == 0xf0 ? 3
                                    : -1;
-  if (extra <= 0 || *i + extra >= text.size()) {
+  // An invalid byte stands for itself, one column wide (U+FFFD's width),
+  // never for a C1 control.
+  if (extra < 0 || (extra > 0 && *i + extra >= text.size())) {
+    ++*i;
+    return kInvalid;
+  }
+  if (extra == 0) {
     ++*i;
     return c;
   }
@@ -23,12 +31,35 @@ char32_t Decode(std::string_view text, std::size_t* i) {
     unsigned char next = static_cast<unsigned char>(text[*i + k]);
     if ((next & 0xc0) != 0x80) {
       ++*i;
-      return c;
+      return kInvalid;
     }
     cp = (cp << 6) | (next & 0x3f);
   }
   *i += extra + 1;
   return cp;
+}
+
+// If text[i] starts an ANSI escape sequence (a colour from a step's log),
+// returns the index just past it; else i.
+std::size_t SkipEscape(std::string_view text, std::size_t i) {
+  if (text[i] != '\033') return i;
+  std::size_t j = i + 1;
+  if (j >= text.size()) return j;
+  if (text[j] == '[') {  // CSI: parameters, then a final byte @..~
+    for (++j; j < text.size(); ++j) {
+      unsigned char c = static_cast<unsigned char>(text[j]);
+      if (c >= 0x40 && c <= 0x7e) return j + 1;
+    }
+    return j;
+  }
+  if (text[j] == ']') {  // OSC: up to BEL or ESC backslash
+    for (++j; j < text.size(); ++j) {
+      if (text[j] == '\a') return j + 1;
+      if (text[j] == '\033' && j + 1 < text.size() && text[j + 1] == '\\') return j + 2;
+    }
+    return j;
+  }
+  return j + 1;  // a two-byte escape
 }
 
 int CharWidth(char32_t cp) {
@@ -39,6 +70,23 @@ int CharWidth(char32_t cp) {
       (cp >= 0xfe20 && cp <= 0xfe2f) || cp == 0x200b || cp == 0x200c ||
       cp == 0x200d || cp == 0x2060 || (cp >= 0xfe00 && cp <= 0xfe0f)) {
     return 0;
+  }
+  // Emoji with default emoji presentation outside the pictograph blocks
+  // (East Asian Width W), e.g. ⚡ ✅ ❌ ⭐.
+  static constexpr char32_t kWideSymbols[][2] = {
+      {0x231a, 0x231b}, {0x23e9, 0x23ec}, {0x23f0, 0x23f0}, {0x23f3, 0x23f3},
+      {0x25fd, 0x25fe}, {0x2614, 0x2615}, {0x2648, 0x2653}, {0x267f, 0x267f},
+      {0x2693, 0x2693}, {0x26a1, 0x26a1}, {0x26aa, 0x26ab}, {0x26bd, 0x26be},
+      {0x26c4, 0x26c5}, {0x26ce, 0x26ce}, {0x26d4, 0x26d4}, {0x26ea, 0x26ea},
+      {0x26f2, 0x26f3}, {0x26f5, 0x26f5}, {0x26fa, 0x26fa}, {0x26fd, 0x26fd},
+      {0x2705, 0x2705}, {0x270a, 0x270b}, {0x2728, 0x2728}, {0x274c, 0x274c},
+      {0x274e, 0x274e}, {0x2753, 0x2755}, {0x2757, 0x2757}, {0x2795, 0x2797},
+      {0x27b0, 0x27b0}, {0x27bf, 0x27bf}, {0x2b1b, 0x2b1c}, {0x2b50, 0x2b50},
+      {0x2b55, 0x2b55}, {0x1f004, 0x1f004}, {0x1f0cf, 0x1f0cf},
+      {0x1f18e, 0x1f18e}, {0x1f191, 0x1f19a}, {0x1f200, 0x1f251},
+      {0x1f7e0, 0x1f7eb}, {0x1fa70, 0x1faff}};
+  for (const auto& range : kWideSymbols) {
+    if (cp >= range[0] && cp <= range[1]) return 2;
   }
   // East Asian Wide and Fullwidth, and emoji presentation.
   if ((cp >= 0x1100 && cp <= 0x115f) || (cp >= 0x2e80 && cp <= 0x303e) ||
@@ -58,24 +106,37 @@ int CharWidth(char32_t cp) {
 
 int DisplayWidth(std::string_view text) {
   int width = 0;
-  for (std::size_t i = 0; i < text.size();) width += CharWidth(Decode(text, &i));
+  for (std::size_t i = 0; i < text.size();) {
+    if (text[i] == '\033') {
+      i = SkipEscape(text, i);
+      continue;
+    }
+    width += CharWidth(Decode(text, &i));
+  }
   return width;
 }
 
 std::string FitWidth(std::string_view text, int width, bool utf8) {
   if (width <= 0) return "";
-  if (DisplayWidth(text) <= width && text.find_first_of("\n\t\r") == text.npos) {
-    return std::string(text);
+  bool plain = true;
+  for (char c : text) {
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) plain = false;
   }
+  if (plain && DisplayWidth(text) <= width) return std::string(text);
   // Characters kept so far, with the width they end at, to back off and
   // make room for the ellipsis.
   std::string out;
   int used = 0;
   std::size_t keep_bytes = 0;  // out's length when the ellipsis still fits
   for (std::size_t i = 0; i < text.size();) {
+    if (text[i] == '\033') {  // escape sequences are dropped, not counted
+      i = SkipEscape(text, i);
+      continue;
+    }
     std::size_t start = i;
     char32_t cp = Decode(text, &i);
     bool blank = cp == '\n' || cp == '\t' || cp == '\r';
+    if (!blank && (cp < 0x20 || cp == 0x7f)) continue;  // other controls too
     int w = blank ? 1 : CharWidth(cp);
     if (used + w > width) {
       out.resize(keep_bytes);

@@ -10,12 +10,14 @@
 namespace aetherflow {
 
 // Columns `text` takes: combining marks 0, East Asian wide and emoji 2,
-// others 1. Invalid UTF-8 bytes count 1 each. Control characters count 0.
+// others 1. Invalid UTF-8 bytes count 1 each. Control characters and ANSI
+// escape sequences count 0.
 int DisplayWidth(std::string_view text);
 
 // `text` cut to at most `width` columns, ending with "…" (or "~" when
 // !utf8) when cut; never splits a character. Newlines and tabs become
-// spaces.
+// spaces; other control characters and ANSI escape sequences (colours in a
+// step's log) are dropped, so the result is safe to print anywhere.
 std::string FitWidth(std::string_view text, int width, bool utf8 = true);
 
 // `text` cut or padded with spaces to exactly `width` columns.

@@ -465,19 +465,11 @@ TEST_F(RenderTest, TableFitsAWideTerminal) {
 }
 
 TEST_F(RenderTest, TableFitsAn80ColumnTerminal) {
-  GTEST_SKIP() << "BUG: every row is 94 columns at width 80 (and 60): "
-                  "RenderStatus never shrinks the fixed columns (here Step 7 "
-                  "+ Type 15 + Provider 9 + Status 13 + Time 8 + Tokens 8 + "
-                  "Cost 9 + 7 gaps of 2 = 83) and gives the description at "
-                  "least 11 (desc_w = max(11, width - fixed)), so the table "
-                  "overflows instead of cutting to the width (SPEC 5).";
   ExpectFits(RenderStatus(SevenSteps(), Options(80)), 80);
   ExpectFits(RenderStatus(SevenSteps(), Options(80, 245'000, false)), 80);
 }
 
 TEST_F(RenderTest, TableFitsA60ColumnTerminal) {
-  GTEST_SKIP() << "BUG: as at 80 columns: rows are 94 columns wide; the "
-                  "fixed columns alone (83) exceed 60.";
   ExpectFits(RenderStatus(SevenSteps(), Options(60)), 60);
 }
 
@@ -836,10 +828,6 @@ TEST_F(RenderTest, RunListShowsEachRun) {
 }
 
 TEST_F(RenderTest, RunListColumnsLineUp) {
-  GTEST_SKIP() << "BUG: RenderRunList pads PROGRESS with %-13s, but "
-                  "\"2/4 (1 failed)\" is 14 characters (\"12/20 (3 failed)\" "
-                  "16), so that row's ELAPSED, COST and DESCRIPTION shift "
-                  "right of the header and of the other rows.";
   pb::Run a = SevenSteps().run();
   pb::Run b = FailedRun().run();
   b.set_steps_total(20);

@@ -244,11 +244,6 @@ TEST_F(RunModelTest, FiguresUpdateTokensCostAndProgress) {
 }
 
 TEST_F(RunModelTest, FiguresUpdateTheRunTotals) {
-  GTEST_SKIP() << "BUG (latent): STEP_FIGURES updates the step but not "
-                  "run.tokens/run.cost, so a header rendered from "
-                  "RunModel::snapshot() keeps showing the totals of the "
-                  "initial snapshot (e.g. \"Tokens: -\") while the rows show "
-                  "tokens. Only RenderEventLine uses the model today.";
   ASSERT_TRUE(model_.Apply(StepEvent("a", pb::STEP_RUNNING, kT0 + 1000)));
   ASSERT_TRUE(model_.Apply(StepEvent("b", pb::STEP_RUNNING, kT0 + 1000)));
   pb::Event fa = FiguresEvent("a", kT0 + 2000);

@@ -142,10 +142,6 @@ TEST(ControlLineTest, BadCostIsRejected) {
 }
 
 TEST(ControlLineTest, InfiniteCostIsRejected) {
-  GTEST_SKIP() << "BUG: ParseControlLine accepts cost=inf (and cost=1e999, "
-                  "which overflows to inf): only negatives and NaN are "
-                  "checked. An infinite cost poisons the run's total and "
-                  "--json prints it as null (unknown).";
   EXPECT_TRUE(Rejected("cost=inf"));
   EXPECT_TRUE(Rejected("cost=infinity"));
   EXPECT_TRUE(Rejected("cost=1e999"));
@@ -175,6 +171,17 @@ TEST(ControlLineTest, LastValueOfARepeatedKeyWins) {
   Figures f = Parse("tokens=1 tokens=2");
   ASSERT_TRUE(f.tokens.has_value());
   EXPECT_EQ(*f.tokens, 2);
+}
+
+}  // namespace
+}  // namespace aetherflow
+
+namespace aetherflow {
+namespace {
+
+TEST(ControlLineProgressTest, DoneBeyondTotalIsRefused) {
+  EXPECT_FALSE(ParseControlLine("::aetherflow progress=11/10").ok());
+  EXPECT_TRUE(ParseControlLine("::aetherflow progress=10/10").ok());
 }
 
 }  // namespace

@@ -116,3 +116,23 @@ TEST(SecretsTest, EmptyEnvironment) {
 
 }  // namespace
 }  // namespace aetherflow
+
+namespace aetherflow {
+namespace {
+
+TEST(SecretsTest, TokenMustBeAWholeWordSoLlmSettingsAreKept) {
+  EXPECT_FALSE(IsSecretName("TOKENIZERS_PARALLELISM"));
+  EXPECT_FALSE(IsSecretName("OPENAI_MAX_TOKENS"));
+  EXPECT_TRUE(IsSecretName("HF_TOKEN"));
+  EXPECT_TRUE(IsSecretName("GITHUB_TOKEN"));
+  EXPECT_TRUE(IsSecretName("TOKEN_FOR_CI"));
+}
+
+TEST(SecretsTest, PwdIsASecretOnlyAsPartOfAName) {
+  EXPECT_TRUE(IsSecretName("MYSQL_PWD"));
+  EXPECT_FALSE(IsSecretName("PWD"));
+  EXPECT_FALSE(IsSecretName("OLDPWD"));
+}
+
+}  // namespace
+}  // namespace aetherflow
