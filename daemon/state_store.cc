@@ -51,7 +51,9 @@ absl::Status SqliteError(sqlite3* db, absl::string_view what) {
                                      sqlite3_errmsg(db));
   switch (code & 0xff) {
     case SQLITE_FULL:
-      return absl::ResourceExhaustedError(message);
+      // Not the caller's fault (RESOURCE_EXHAUSTED means a request over a
+      // limit): the operation failed and can be tried again.
+      return absl::AbortedError(message);
     case SQLITE_BUSY:
     case SQLITE_LOCKED:
       return absl::UnavailableError(message);

@@ -380,3 +380,34 @@ TEST_F(CoreTest, SigtermMarksRunningWorkInterruptedAndDatabaseStaysConsistent) {
 
 }  // namespace
 }  // namespace aetherflow::testing
+
+namespace aetherflow::testing {
+namespace {
+
+TEST_F(DaemonTest, FirstCommandStartsAUserDaemonWhenNoneAnswers) {
+  std::string socket = dir_ + "/auto/aetherflowd.sock";
+  std::map<std::string, std::string> env = {
+      {"AETHERFLOW_SOCKET", socket}, {"AETHERFLOW_STATE_DIR", dir_ + "/auto-state"}};
+  CliResult ls = RawCli({"ls"}, env);
+  EXPECT_EQ(ls.exit_code, 0) << ls.err;
+  EXPECT_NE(ls.err.find("started aetherflowd"), std::string::npos) << ls.err;
+  // The next command finds it running and says nothing about it.
+  std::string plan = WritePlan("p.json", R"({"steps": [{"id": "a", "run": "true"}]})");
+  CliResult submit = RawCli({"submit", plan}, env);
+  EXPECT_EQ(submit.exit_code, 0) << submit.err;
+  EXPECT_EQ(submit.err, "");
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/auto-state/aetherflow.db"));
+  // With autostart off, a dead socket is exit 3, not a new daemon.
+  env["AETHERFLOW_SOCKET"] = dir_ + "/none.sock";
+  env["AETHERFLOW_NO_AUTOSTART"] = "1";
+  EXPECT_EQ(RawCli({"ls"}, env).exit_code, 3);
+  // Stop the daemon we started (its pid is in no file: find it by socket).
+  std::string pids = dir_ + "/auto.pids";
+  std::system(("pgrep -f 'aetherflowd --socket " + socket + "' > " + pids).c_str());
+  std::ifstream in(pids);
+  pid_t pid;
+  while (in >> pid) ::kill(pid, SIGTERM);
+}
+
+}  // namespace
+}  // namespace aetherflow::testing

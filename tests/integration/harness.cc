@@ -31,7 +31,8 @@ bool SocketAnswers(const std::string& path) {
   return ok;
 }
 
-std::vector<std::string> Environment(const std::map<std::string, std::string>& extra) {
+std::vector<std::string> Environment(const std::map<std::string, std::string>& extra,
+                                     bool autostart = false) {
   std::map<std::string, std::string> env;
   for (char** e = environ; *e; ++e) {
     std::string entry(*e);
@@ -40,7 +41,7 @@ std::vector<std::string> Environment(const std::map<std::string, std::string>& e
   }
   env.erase("AETHERFLOW_SOCKET");
   env.erase("AETHERFLOW_STATE_DIR");
-  env["AETHERFLOW_NO_AUTOSTART"] = "1";
+  if (!autostart) env["AETHERFLOW_NO_AUTOSTART"] = "1";
   env["NO_COLOR"] = "1";
   for (const auto& [k, v] : extra) env[k] = v;
   std::vector<std::string> out;
@@ -121,6 +122,17 @@ CliResult DaemonTest::Cli(std::vector<std::string> args,
   static int counter = 0;
   std::string tag = dir_ + "/cli" + std::to_string(++counter);
   pid_t pid = Spawn(argv, Environment(env), cwd.empty() ? dir_ : cwd, tag + ".out",
+                    tag + ".err");
+  return FinishCli(pid, tag);
+}
+
+CliResult DaemonTest::RawCli(std::vector<std::string> args,
+                             std::map<std::string, std::string> env) {
+  std::vector<std::string> argv = {BinDir() + "/aetherflow"};
+  argv.insert(argv.end(), args.begin(), args.end());
+  static int counter = 0;
+  std::string tag = dir_ + "/raw" + std::to_string(++counter);
+  pid_t pid = Spawn(argv, Environment(env, /*autostart=*/true), dir_, tag + ".out",
                     tag + ".err");
   return FinishCli(pid, tag);
 }

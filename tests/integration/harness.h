@@ -36,6 +36,10 @@ class DaemonTest : public ::testing::Test {
   CliResult Cli(std::vector<std::string> args,
                 std::map<std::string, std::string> env = {},
                 const std::string& cwd = "");
+  // Runs the client exactly as given (no --socket added), with `env` added
+  // and AETHERFLOW_NO_AUTOSTART removed unless `env` sets it.
+  CliResult RawCli(std::vector<std::string> args,
+                   std::map<std::string, std::string> env);
   // Starts the client without waiting; returns its pid. Output goes to
   // files read by FinishCli.
   pid_t StartCli(std::vector<std::string> args, const std::string& tag);
