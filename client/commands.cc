@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/connection.h"
+#include "client/follow.h"
 #include "client/render.h"
 #include "client/run_model.h"
 #include "common/plan.h"
@@ -284,197 +285,6 @@ class InterruptWatcher {
   std::thread thread_;
 };
 
-// Follows a run in plain line mode until it ends; prints the final table
-// and summary. Returns the run's exit code.
-class Follower {
- public:
-  // With `from_start`, every event of the run is shown (a run just
-  // submitted); otherwise what happens from now on, after a line for each
-  // step already running.
-  Follower(const GlobalOptions& global, Connection* connection, std::string run_id,
-           bool from_start)
-      : global_(global), connection_(connection), run_id_(std::move(run_id)),
-        from_start_(from_start) {}
-
-  // Detaches: the stream ends and Run() returns 130.
-  void Detach() {
-    detached_ = true;
-    std::lock_guard<std::mutex> lock(mu_);
-    if (context_) context_->TryCancel();
-  }
-
-  int Run() {
-    absl::StatusOr<pb::RunSnapshot> snapshot = Snapshot();
-    if (!snapshot.ok()) return exit_code_;
-    if (from_start_) *snapshot = Pristine(*snapshot);
-    RunModel model(std::move(*snapshot));
-    if (!model.finished()) {
-      const pb::Run& run = model.snapshot().run();
-      Print(absl::StrCat("Run ", run.id(), ": ", run.steps_total(),
-                         run.steps_total() == 1 ? " step" : " steps", " in ",
-                         run.batches(), run.batches() == 1 ? " batch" : " batches",
-                         " — ", run.description().empty() ? run.task_id()
-                                                          : run.description(),
-                         "\n"));
-    }
-    int reconnects = 0;
-    const LineLayout layout = ComputeLineLayout(model.snapshot());
-    if (!from_start_ && !model.finished()) {
-      // What is already under way, as if it had just been seen.
-      RenderOptions options = Render(global_);
-      for (const pb::Step& step : model.snapshot().steps()) {
-        if (step.state() != pb::STEP_RUNNING) continue;
-        pb::Event event;
-        event.set_kind(pb::STEP_STATE_CHANGED);
-        event.set_step_id(step.id());
-        event.set_step_state(step.state());
-        event.set_time_ms(step.started_at_ms());
-        Print(RenderEventLine(event, &step, model.snapshot().run(), layout, options));
-      }
-    }
-    while (!model.finished() && !detached_) {
-      grpc::ClientContext context;
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        context_ = &context;
-      }
-      pb::StreamEventsRequest request;
-      request.set_run_id(run_id_);
-      request.set_after_seq(model.last_seq());
-      request.set_follow(true);
-      auto reader = connection_->stub()->StreamEvents(&context, request);
-      pb::EventBatch batch;
-      while (reader->Read(&batch)) {
-        reconnects = 0;
-        RenderOptions options = Render(global_);
-        std::string lines;
-        for (const pb::Event& event : batch.events()) {
-          if (!model.Apply(event)) continue;
-          absl::StrAppend(&lines,
-                          RenderEventLine(event, model.FindStep(event.step_id()),
-                                          model.snapshot().run(), layout, options));
-        }
-        if (!lines.empty()) Print(lines);
-        if (model.finished()) {
-          context.TryCancel();
-          break;
-        }
-      }
-      grpc::Status status = reader->Finish();
-      {
-        std::lock_guard<std::mutex> lock(mu_);
-        context_ = nullptr;
-      }
-      if (model.finished() || detached_) break;
-      if (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-          status.error_code() == grpc::StatusCode::CANCELLED || status.ok()) {
-        // The daemon went away (restart?): wait for it and catch up from the
-        // last event seen.
-        if (++reconnects > 100) return RpcFailed(status, global_);
-        if (reconnects == 1) {
-          PrintError("aetherflow: lost the daemon; reconnecting…");
-        }
-        std::this_thread::sleep_for(std::chrono::milliseconds(100));
-        continue;
-      }
-      return RpcFailed(status, global_);
-    }
-    if (detached_) {
-      PrintError(absl::StrCat("aetherflow: detached; run ", run_id_,
-                              " goes on (aetherflow attach ", run_id_, ")"));
-      return 130;
-    }
-    return PrintFinal();
-  }
-
- private:
-  // The run as it was before its first event: what its events replay onto.
-  static pb::RunSnapshot Pristine(const pb::RunSnapshot& now) {
-    pb::RunSnapshot pristine;
-    pb::Run* run = pristine.mutable_run();
-    run->set_id(now.run().id());
-    run->set_task_id(now.run().task_id());
-    run->set_description(now.run().description());
-    run->set_created_at_ms(now.run().created_at_ms());
-    run->set_steps_total(now.run().steps_total());
-    run->set_batches(now.run().batches());
-    run->set_output_dir(now.run().output_dir());
-    run->set_state(pb::RUN_QUEUED);
-    for (const pb::Step& step : now.steps()) {
-      pb::Step* s = pristine.add_steps();
-      s->set_id(step.id());
-      s->set_type(step.type());
-      s->set_provider(step.provider());
-      s->set_description(step.description());
-      s->set_batch(step.batch());
-      s->set_max_attempts(step.max_attempts());
-      s->set_state(pb::STEP_PENDING);
-    }
-    return pristine;
-  }
-
-  absl::StatusOr<pb::RunSnapshot> Snapshot() {
-    pb::GetRunRequest request;
-    request.set_run_id(run_id_);
-    pb::RunSnapshot snapshot;
-    grpc::ClientContext context;
-    grpc::Status status = connection_->stub()->GetRun(&context, request, &snapshot);
-    if (!status.ok()) {
-      exit_code_ = RpcFailed(status, global_);
-      return absl::UnknownError("");
-    }
-    run_id_ = snapshot.run().id();
-    return snapshot;
-  }
-
-  int PrintFinal() {
-    absl::StatusOr<pb::RunSnapshot> snapshot = Snapshot();
-    if (!snapshot.ok()) return exit_code_;
-    std::vector<std::string> tails(snapshot->steps_size());
-    for (int i = 0; i < snapshot->steps_size(); ++i) {
-      pb::StepState state = snapshot->steps(i).state();
-      if (state == pb::STEP_FAILED || state == pb::STEP_INTERRUPTED) {
-        tails[i] = LogTail(snapshot->steps(i).id(), 5);
-      }
-    }
-    RenderOptions options = Render(global_);
-    Print("\n" + RenderStatus(*snapshot, options) +
-          RenderSummary(*snapshot, tails, options));
-    return snapshot->run().state() == pb::RUN_SUCCEEDED ? kExitOk : kExitFailed;
-  }
-
-  std::string LogTail(const std::string& step, int lines) {
-    pb::ReadLogRequest request;
-    request.set_run_id(run_id_);
-    request.set_step_id(step);
-    request.set_tail_lines(lines);
-    grpc::ClientContext context;
-    auto reader = connection_->stub()->ReadLog(&context, request);
-    std::string text;
-    pb::LogChunk chunk;
-    while (reader->Read(&chunk) && text.size() < 64 * 1024) text += chunk.data();
-    reader->Finish();
-    while (!text.empty() && text.back() == '\n') text.pop_back();
-    return text;
-  }
-
-  void Print(const std::string& text) {
-    std::lock_guard<std::mutex> lock(print_mu_);
-    std::fwrite(text.data(), 1, text.size(), stdout);
-    std::fflush(stdout);
-  }
-
-  const GlobalOptions& global_;
-  Connection* connection_;
-  std::string run_id_;
-  std::atomic<bool> detached_{false};
-  std::mutex mu_;
-  grpc::ClientContext* context_ = nullptr;  // guarded by mu_
-  std::mutex print_mu_;
-  int exit_code_ = kExitFailed;
-  bool from_start_;
-};
-
 }  // namespace
 
 int CmdSubmit(const GlobalOptions& global, const SubmitOptions& options) {
@@ -502,18 +312,17 @@ static int FollowForeground(const GlobalOptions& global,
                             std::function<std::optional<std::string>(
                                 Connection*, int* exit_code)> start,
                             bool cancel_on_interrupt, bool from_start) {
-  std::unique_ptr<Follower> follower;
   std::mutex mu;
   std::string run_id;
   Connection* connection_ptr = nullptr;
+  EventFeed* feed_ptr = nullptr;
+  std::atomic<bool> detached{false};
   bool done = false;
   // Created first: gRPC's threads must inherit the blocked signals.
   InterruptWatcher watcher([&](int count) {
     std::lock_guard<std::mutex> lock(mu);
     if (done) return;
-    if (!follower) {
-      std::_Exit(130);  // nothing submitted yet
-    }
+    if (!feed_ptr) std::_Exit(130);  // nothing submitted yet
     if (cancel_on_interrupt && count == 1) {
       std::fprintf(stderr,
                    "\naetherflow: cancelling run %s… (Ctrl-C again to detach)\n",
@@ -527,20 +336,23 @@ static int FollowForeground(const GlobalOptions& global,
       connection_ptr->stub()->CancelRun(&context, request, &response);
       return;
     }
-    follower->Detach();
+    detached = true;
+    feed_ptr->Stop();
   });
   std::unique_ptr<Connection> connection = Connect(global);
   if (!connection) return kExitUnreachable;
   int exit_code = kExitFailed;
   std::optional<std::string> id = start(connection.get(), &exit_code);
   if (!id) return exit_code;
+  EventFeed feed(global, connection.get(), *id, from_start);
+  if (int code = feed.Start(); code != 0) return code;
   {
     std::lock_guard<std::mutex> lock(mu);
-    run_id = *id;
+    run_id = feed.run_id();
     connection_ptr = connection.get();
-    follower = std::make_unique<Follower>(global, connection.get(), *id, from_start);
+    feed_ptr = &feed;
   }
-  int code = follower->Run();
+  int code = FollowPlain(global, connection.get(), &feed, detached);
   std::lock_guard<std::mutex> lock(mu);
   done = true;
   return code;

@@ -360,6 +360,30 @@ std::string RenderEventLine(const pb::Event& event, const pb::Step* found,
   return line + "\n";
 }
 
+std::string RenderProgressLine(const pb::RunSnapshot& snapshot,
+                               const RenderOptions& options) {
+  const pb::Run& run = snapshot.run();
+  int64_t since = run.started_at_ms() ? run.started_at_ms() : run.created_at_ms();
+  std::string line = absl::StrFormat(
+      "[%7.1fs] %s %d/%d steps completed", std::max<int64_t>(0, options.now_ms - since) / 1000.0,
+      options.utf8 ? "…" : "...", run.completed(), run.steps_total());
+  if (run.failed()) absl::StrAppend(&line, ", ", run.failed(), " failed");
+  std::string running;
+  int shown = 0;
+  for (const pb::Step& step : snapshot.steps()) {
+    if (step.state() != pb::STEP_RUNNING) continue;
+    if (shown++ == 3) {
+      absl::StrAppend(&running, ", …");
+      break;
+    }
+    absl::StrAppend(&running, running.empty() ? "" : ", ", step.id(), " (",
+                    FormatDurationMs(StepElapsedMs(step, options.now_ms)), ")");
+    if (!step.progress().empty()) absl::StrAppend(&running, " ", step.progress());
+  }
+  if (!running.empty()) absl::StrAppend(&line, "; running: ", running);
+  return FitWidth(line, options.width, options.utf8) + "\n";
+}
+
 std::string RenderRunList(const std::vector<pb::Run>& runs,
                           const RenderOptions& options) {
   std::vector<std::string> progress;

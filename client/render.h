@@ -68,6 +68,11 @@ std::string RenderEventLine(const pb::Event& event, const pb::Step* step,
                             const pb::Run& run, const LineLayout& layout,
                             const RenderOptions& options);
 
+// Plain mode's "still alive" line when nothing changed for a while:
+// "[  90.0s] … 3/7 steps completed; running: train (85.2s), eval (12.0s)".
+std::string RenderProgressLine(const pb::RunSnapshot& snapshot,
+                               const RenderOptions& options);
+
 // `aetherflow ls`: id, state, progress, elapsed, cost, description.
 std::string RenderRunList(const std::vector<pb::Run>& runs,
                           const RenderOptions& options);

@@ -23,6 +23,7 @@ target_link_libraries(aetherflowd PRIVATE aetherflow_daemon CLI11::CLI11)
 add_library(aetherflow_client STATIC
   client/commands.cc
   client/connection.cc
+  client/follow.cc
   client/render.cc
   client/run_model.cc
 )

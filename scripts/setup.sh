@@ -12,7 +12,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libncurses-dev libsqlite3-dev libgtest-dev libgmock-dev
   libbenchmark-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
-  libcurl4-openssl-dev libsystemd-dev
+  libcurl4-openssl-dev libsystemd-dev libre2-dev
   # tests and benchmarks: terminal tests, DB inspection, the ninja baseline
   tmux sqlite3 python3 bc procps
 )

@@ -1,0 +1,143 @@
+// Following runs from several clients, across daemon restarts, and with a
+// client that stops reading (issue "live monitor", plain mode).
+#include <signal.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <fstream>
+#include <thread>
+
+#include "aetherflow/v1/aetherflow.grpc.pb.h"
+#include "grpcpp/grpcpp.h"
+#include "tests/integration/harness.h"
+
+namespace aetherflow::testing {
+namespace {
+
+namespace pb = ::aetherflow::v1;
+using nlohmann::json;
+
+int Count(const std::string& text, const std::string& what) {
+  int n = 0;
+  for (std::size_t at = text.find(what); at != std::string::npos;
+       at = text.find(what, at + 1)) {
+    ++n;
+  }
+  return n;
+}
+
+class FollowTest : public DaemonTest {
+ protected:
+  // Waits until `path` has some content (a step wrote it).
+  void WaitForFile(const std::string& path) {
+    for (int i = 0; i < 3000; ++i) {
+      if (!ReadFile(path).empty()) return;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    FAIL() << path << " never written";
+  }
+};
+
+TEST_F(FollowTest, PlainModePrintsAProgressLineWhileNothingChanges) {
+  std::string plan = WritePlan("quiet.json", R"({"task_id": "q", "steps": [
+    {"id": "quiet", "run": "sleep 3.5"}]})");
+  CliResult r = Cli({"run", plan}, {{"AETHERFLOW_PROGRESS_INTERVAL", "1s"}});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_GE(Count(r.out, "0/1 steps completed; running: quiet"), 2) << r.out;
+  EXPECT_EQ(Count(r.out, "Step "), 1) << "the table is printed once, at the end\n" << r.out;
+  EXPECT_EQ(r.out.find("\033["), std::string::npos);
+}
+
+TEST_F(FollowTest, AttachToAFinishedRunPrintsItsStateAndExitsWithItsResult) {
+  std::string id = Submit(WritePlan("f.json", R"({"task_id": "f", "steps": [{"id": "bad", "run": "echo boom >&2; exit 4"}]})"));
+  WaitForEnd(id);
+  CliResult r = Cli({"attach", id});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("State: failed"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("boom"), std::string::npos) << "the failed step's log tail\n" << r.out;
+  std::string ok = Submit(WritePlan("ok.json", R"({"task_id": "ok", "steps": [{"id": "fine", "run": "true"}]})"));
+  WaitForEnd(ok);
+  EXPECT_EQ(Cli({"attach", ok}).exit_code, 0);
+  CliResult unknown = Cli({"attach", "nosuchrun"});
+  EXPECT_EQ(unknown.exit_code, 2);
+  EXPECT_NE(unknown.err.find("no run \"nosuchrun\""), std::string::npos) << unknown.err;
+}
+
+TEST_F(FollowTest, SeveralClientsSeeTheSameStatesAndALateOneCatchesUp) {
+  std::string plan = WritePlan("many.json", R"({"task_id": "m", "steps": [
+    {"id": "a", "run": "while [ ! -f go ]; do sleep 0.05; done"},
+    {"id": "b", "dependencies": ["a"], "run": "exit 2"},
+    {"id": "c", "dependencies": ["a"], "run": "true"}]})");
+  std::string id = Submit(plan);
+  WaitFor(id, [](const json& s) { return StepOf(s, "a")["state"] == "running"; });
+  pid_t first = StartCli({"attach", id}, "first");
+  pid_t second = StartCli({"attach", id}, "second");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  std::ofstream(dir_ + "/go") << "";
+  CliResult r1 = FinishCli(first, "first");
+  CliResult r2 = FinishCli(second, "second");
+  CliResult late = Cli({"attach", id});
+  for (const CliResult* r : {&r1, &r2, &late}) {
+    EXPECT_EQ(r->exit_code, 1) << r->out << r->err;
+    EXPECT_NE(r->out.find("State: failed"), std::string::npos) << r->out;
+  }
+  // The live ones saw each change once.
+  for (const CliResult* r : {&r1, &r2}) {
+    EXPECT_EQ(Count(r->out, "] b "), 2) << "running, then failed\n" << r->out;
+    EXPECT_EQ(Count(r->out, "] c "), 2) << r->out;
+    EXPECT_EQ(Count(r->out, "] a "), 2) << "already running, then completed\n" << r->out;
+  }
+}
+
+TEST_F(FollowTest, AClientWhoseDaemonRestartsCatchesUpAndSeesTheEnd) {
+  std::string id = Submit(WritePlan("r.json", R"({"task_id": "r", "steps": [
+    {"id": "long", "run": "echo started > started; sleep 60"}]})"));
+  WaitForFile(dir_ + "/started");
+  pid_t client = StartCli({"attach", id}, "restart");
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  StopDaemon(SIGKILL);
+  StartDaemon();
+  CliResult r = FinishCli(client, "restart");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("reconnecting"), std::string::npos) << r.err;
+  EXPECT_NE(r.out.find("long"), std::string::npos);
+  EXPECT_NE(r.out.find("Interrupted"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("State: interrupted"), std::string::npos) << r.out;
+}
+
+TEST_F(FollowTest, AClientThatStopsReadingSlowsNothing) {
+  // 2,000 steps make ~4,000 events: far more than gRPC buffers for a
+  // stream nobody reads.
+  std::string plan = "{\"task_id\": \"bp\", \"steps\": [";
+  for (int i = 0; i < 2000; ++i) {
+    plan += (i ? "," : "") + std::string("{\"id\": \"s") + std::to_string(i) +
+            "\", \"run\": \"true\"}";
+  }
+  plan += "]}";
+  std::string id = Submit(WritePlan("bp.json", plan));
+  auto channel = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
+  auto stub = pb::AetherFlow::NewStub(channel);
+  grpc::ClientContext stalled;
+  pb::StreamEventsRequest request;
+  request.set_run_id(id);
+  request.set_follow(true);
+  auto never_read = stub->StreamEvents(&stalled, request);  // and never Read()
+  json status = WaitForEnd(id);
+  EXPECT_EQ(status["run"]["state"], "succeeded");
+  // Another client still gets everything, in order.
+  grpc::ClientContext context;
+  request.set_follow(false);
+  auto reader = stub->StreamEvents(&context, request);
+  pb::EventBatch batch;
+  int64_t expected = 1;
+  while (reader->Read(&batch)) {
+    for (const pb::Event& event : batch.events()) EXPECT_EQ(event.seq(), expected++);
+  }
+  EXPECT_TRUE(reader->Finish().ok());
+  EXPECT_EQ(expected - 1, status["run"]["last_seq"].get<int64_t>());
+  stalled.TryCancel();
+  never_read->Finish();
+}
+
+}  // namespace
+}  // namespace aetherflow::testing
