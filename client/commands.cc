@@ -18,9 +18,11 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "client/connection.h"
+#include "client/export.h"
 #include "client/follow.h"
 #include "client/render.h"
 #include "client/run_model.h"
+#include "common/duration.h"
 #include "common/plan.h"
 #include "common/plan_parser.h"
 #include "nlohmann/json.hpp"
@@ -352,7 +354,7 @@ static int FollowForeground(const GlobalOptions& global,
     connection_ptr = connection.get();
     feed_ptr = &feed;
   }
-  int code = FollowPlain(global, connection.get(), &feed, detached);
+  int code = FollowRun(global, connection.get(), &feed, detached);
   std::lock_guard<std::mutex> lock(mu);
   done = true;
   return code;
@@ -522,6 +524,96 @@ int CmdResume(const GlobalOptions& global, const std::string& run, bool follow) 
     std::cout << nlohmann::json{{"run_id", *id}}.dump() << "\n";
   } else {
     std::cout << *id << "\n";
+  }
+  return kExitOk;
+}
+
+static int DeleteRuns(const GlobalOptions& global, const pb::DeleteRunsRequest& request) {
+  std::unique_ptr<Connection> connection = Connect(global);
+  if (!connection) return kExitUnreachable;
+  pb::DeleteRunsResponse response;
+  grpc::ClientContext context;
+  grpc::Status status = connection->stub()->DeleteRuns(&context, request, &response);
+  if (!status.ok()) return RpcFailed(status, global);
+  if (global.json) {
+    std::cout << nlohmann::json{{"deleted", response.deleted()}, {"errors", response.errors()}}
+                     .dump(2)
+              << "\n";
+  } else {
+    for (const std::string& id : response.deleted()) std::cout << "deleted " << id << "\n";
+  }
+  for (const std::string& error : response.errors()) PrintError("aetherflow: " + error);
+  return response.errors().empty() ? kExitOk : kExitFailed;
+}
+
+int CmdRemove(const GlobalOptions& global, const std::vector<std::string>& runs) {
+  pb::DeleteRunsRequest request;
+  for (const std::string& run : runs) request.add_run_ids(run);
+  return DeleteRuns(global, request);
+}
+
+int CmdPrune(const GlobalOptions& global, const std::string& older_than) {
+  absl::StatusOr<int64_t> ms = ParseDurationMs(older_than);
+  if (!ms.ok() || *ms <= 0) {
+    PrintError(absl::StrCat("aetherflow: --older-than: ",
+                            ms.ok() ? "must be more than 0" : ms.status().message()));
+    return kExitUsage;
+  }
+  pb::DeleteRunsRequest request;
+  request.set_older_than_ms(*ms);
+  return DeleteRuns(global, request);
+}
+
+int CmdExport(const GlobalOptions& global, const std::string& run,
+              const std::string& format, const std::string& output) {
+  if (format != "json" && format != "csv" && format != "trace") {
+    PrintError("aetherflow: --format must be json, csv or trace");
+    return kExitUsage;
+  }
+  std::unique_ptr<Connection> connection = Connect(global);
+  if (!connection) return kExitUnreachable;
+  pb::GetRunRequest get;
+  get.set_run_id(run);
+  pb::RunSnapshot snapshot;
+  grpc::ClientContext context;
+  grpc::Status status = connection->stub()->GetRun(&context, get, &snapshot);
+  if (!status.ok()) return RpcFailed(status, global);
+  std::vector<pb::Event> events;
+  if (format != "csv") {
+    // Only the events the snapshot includes, so both agree.
+    pb::StreamEventsRequest request;
+    request.set_run_id(snapshot.run().id());
+    grpc::ClientContext stream_context;
+    auto reader = connection->stub()->StreamEvents(&stream_context, request);
+    pb::EventBatch batch;
+    while (reader->Read(&batch)) {
+      for (const pb::Event& event : batch.events()) {
+        if (event.seq() <= snapshot.run().last_seq()) events.push_back(event);
+      }
+    }
+    status = reader->Finish();
+    if (!status.ok()) return RpcFailed(status, global);
+  }
+  int64_t now = NowMs();
+  std::string text = format == "json"  ? ExportJson(snapshot, events, now)
+                     : format == "csv" ? ExportCsv(snapshot, now)
+                                       : ExportTrace(snapshot, events, now);
+  if (output.empty() || output == "-") {
+    std::fwrite(text.data(), 1, text.size(), stdout);
+    return kExitOk;
+  }
+  std::string tmp = output + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    if (!out.good()) {
+      PrintError(absl::StrCat("aetherflow: cannot write ", output, ": ", std::strerror(errno)));
+      return kExitFailed;
+    }
+  }
+  if (std::rename(tmp.c_str(), output.c_str()) != 0) {
+    PrintError(absl::StrCat("aetherflow: cannot write ", output, ": ", std::strerror(errno)));
+    return kExitFailed;
   }
   return kExitOk;
 }

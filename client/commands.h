@@ -15,6 +15,7 @@ struct GlobalOptions {
   bool color = false;        // on a terminal, unless NO_COLOR / --no-color
   bool utf8 = true;          // the locale's codeset
   bool stdout_tty = false;
+  bool interactive = false;  // the curses monitor: a terminal, not dumb, no --plain
   int width = 120;
 };
 
@@ -34,6 +35,19 @@ int CmdLogs(const GlobalOptions& global, const std::string& run,
             const std::string& step, bool follow, int tail);
 int CmdCancel(const GlobalOptions& global, const std::string& run);
 int CmdResume(const GlobalOptions& global, const std::string& run, bool follow);
+// SPEC §6: one check-in; exit 0 ok, 10 succeeded, 11 failed, 12
+// attention, 13 discovery (1, 2, 3 for errors as everywhere).
+int CmdPoll(const GlobalOptions& global, const std::string& run,
+            const std::string& wait, const std::string& schedule, bool from_start);
+// The check-in loop: silent while ok, a line per discovery; exit 12 on
+// attention, 0 on success, 1 on failure.
+int CmdWatch(const GlobalOptions& global, const std::string& run,
+             const std::string& schedule, const std::string& notify,
+             bool cancel_on_critical, bool from_start);
+int CmdRemove(const GlobalOptions& global, const std::vector<std::string>& runs);
+int CmdPrune(const GlobalOptions& global, const std::string& older_than);
+int CmdExport(const GlobalOptions& global, const std::string& run,
+              const std::string& format, const std::string& output);
 
 }  // namespace aetherflow
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/connection.h"
+#include "client/monitor_view.h"
 #include "client/render.h"
 #include "common/duration.h"
 
@@ -281,6 +282,24 @@ int FollowPlain(const GlobalOptions& global, Connection* connection,
   }
   if (int code = feed->error_exit_code(); code != 0) return code;
   return PrintFinal(global, connection, feed->run_id());
+}
+
+int FollowRun(const GlobalOptions& global, Connection* connection,
+              EventFeed* feed, std::atomic<bool>& detached) {
+  if (global.interactive && !feed->finished()) {
+    int code = RunCursesMonitor(global, connection, feed, detached);
+    if (code == 130) {
+      std::fprintf(stderr, "aetherflow: detached; run %s goes on (aetherflow attach %s)\n",
+                   feed->run_id().c_str(), feed->run_id().c_str());
+      return 130;
+    }
+    if (code == 0) {
+      if (int error = feed->error_exit_code(); error != 0) return error;
+      return PrintFinal(global, connection, feed->run_id());
+    }
+    // No usable terminal after all: plain mode.
+  }
+  return FollowPlain(global, connection, feed, detached);
 }
 
 std::string LogTail(Connection* connection, const std::string& run_id,

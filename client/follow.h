@@ -76,6 +76,11 @@ class EventFeed {
 int FollowPlain(const GlobalOptions& global, Connection* connection,
                 EventFeed* feed, const std::atomic<bool>& detached);
 
+// The curses monitor when stdout is a terminal (and TERM is not dumb,
+// and --plain was not given), else plain mode; then the final summary.
+int FollowRun(const GlobalOptions& global, Connection* connection,
+              EventFeed* feed, std::atomic<bool>& detached);
+
 // The final table and summary (with the failed steps' log tails) of a run.
 int PrintFinal(const GlobalOptions& global, Connection* connection,
                const std::string& run_id);

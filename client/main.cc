@@ -48,10 +48,11 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   app.fallthrough();
   std::string socket;
-  bool json = false, no_color = false;
+  bool json = false, no_color = false, plain = false;
   app.add_option("--socket", socket, "the daemon's Unix socket (no autostart)");
   app.add_flag("--json", json, "machine-readable output");
   app.add_flag("--no-color", no_color, "no colours (NO_COLOR works too)");
+  app.add_flag("--plain", plain, "run/attach: lines, not the curses monitor");
   app.set_version_flag("--version", "aetherflow 0.1.0");
 
   aetherflow::SubmitOptions submit_options;
@@ -96,6 +97,36 @@ int main(int argc, char** argv) {
   bool resume_follow = false;
   resume->add_flag("-f,--follow", resume_follow, "then follow it");
 
+  std::string wait = "300s", schedule, notify;
+  bool from_start = false, cancel_on_critical = false;
+  CLI::App* poll = app.add_subcommand("poll", "one check-in: exit 0 ok, 10 succeeded, "
+                                              "11 failed, 12 attention, 13 discovery");
+  add_run(poll);
+  poll->add_option("--wait", wait, "the longest to block")->capture_default_str();
+  poll->add_option("--schedule", schedule, "check-in offsets, e.g. 30s,90s,300s");
+  poll->add_flag("--from-start", from_start, "ignore the saved cursor");
+  CLI::App* watch = app.add_subcommand("watch", "check in until the run ends; speak up "
+                                                "only when it matters");
+  add_run(watch);
+  watch->add_option("--schedule", schedule, "check-in offsets, e.g. 30s,90s,300s");
+  watch->add_option("--notify", notify, "command run on each verdict worth a word");
+  watch->add_flag("--cancel-on-critical", cancel_on_critical,
+                  "cancel the run on a critical error in a running step");
+  watch->add_flag("--from-start", from_start, "ignore the saved cursor");
+
+  std::vector<std::string> rm_runs;
+  CLI::App* rm = app.add_subcommand("rm", "forget finished runs and their logs");
+  rm->add_option("runs", rm_runs, "run ids")->required();
+  std::string older_than;
+  CLI::App* prune = app.add_subcommand("prune", "forget runs finished long ago");
+  prune->add_option("--older-than", older_than, "e.g. 30d")->required();
+  std::string format = "json", output;
+  CLI::App* export_cmd = app.add_subcommand(
+      "export", "the run's monitor state as json, csv or a Chrome/Perfetto trace");
+  add_run(export_cmd);
+  export_cmd->add_option("--format", format, "json, csv or trace")->capture_default_str();
+  export_cmd->add_option("-o,--output", output, "file (default: stdout)");
+
   try {
     app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::ParseError& e) {
@@ -113,6 +144,7 @@ int main(int argc, char** argv) {
   global.color = global.stdout_tty && !dumb && !no_color && !std::getenv("NO_COLOR");
   global.utf8 = std::strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
   global.width = TerminalWidth();
+  global.interactive = global.stdout_tty && ::isatty(STDIN_FILENO) && !dumb && !plain;
 
   if (!command.empty() && !(run->parsed() || submit->parsed())) {
     std::fprintf(stderr, "aetherflow: \"-- CMD\" goes with run or submit\n");
@@ -134,5 +166,13 @@ int main(int argc, char** argv) {
   if (logs->parsed()) return aetherflow::CmdLogs(global, run_ref, step, follow, tail);
   if (cancel->parsed()) return aetherflow::CmdCancel(global, run_ref);
   if (resume->parsed()) return aetherflow::CmdResume(global, run_ref, resume_follow);
+  if (poll->parsed()) return aetherflow::CmdPoll(global, run_ref, wait, schedule, from_start);
+  if (watch->parsed()) {
+    return aetherflow::CmdWatch(global, run_ref, schedule, notify, cancel_on_critical,
+                                from_start);
+  }
+  if (rm->parsed()) return aetherflow::CmdRemove(global, rm_runs);
+  if (prune->parsed()) return aetherflow::CmdPrune(global, older_than);
+  if (export_cmd->parsed()) return aetherflow::CmdExport(global, run_ref, format, output);
   return aetherflow::kExitUsage;
 }

@@ -5,6 +5,7 @@ find_package(gRPC CONFIG REQUIRED)
 add_subdirectory(proto)
 
 add_library(aetherflow_daemon STATIC
+  daemon/checkin_call.cc
   daemon/engine.cc
   daemon/log.cc
   daemon/process_runner.cc
@@ -21,14 +22,22 @@ add_executable(aetherflowd daemon/main.cc)
 target_link_libraries(aetherflowd PRIVATE aetherflow_daemon CLI11::CLI11)
 
 add_library(aetherflow_client STATIC
+  client/checkin_commands.cc
   client/commands.cc
   client/connection.cc
+  client/export.cc
   client/follow.cc
+  client/monitor_screen.cc
+  client/monitor_view.cc
   client/render.cc
   client/run_model.cc
 )
+set(CURSES_NEED_NCURSES TRUE)
+set(CURSES_NEED_WIDE TRUE)
+find_package(Curses REQUIRED)
 target_link_libraries(aetherflow_client PUBLIC
-  aetherflow_common aetherflow_proto CLI11::CLI11 absl::time)
+  aetherflow_common aetherflow_proto CLI11::CLI11 absl::time ${CURSES_LIBRARIES})
+target_include_directories(aetherflow_client PRIVATE ${CURSES_INCLUDE_DIRS})
 
 add_executable(aetherflow client/main.cc)
 target_link_libraries(aetherflow PRIVATE aetherflow_client)

@@ -19,11 +19,13 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "common/control_line.h"
+#include "common/log_analysis.h"
 #include "common/plan_parser.h"
 #include "common/secrets.h"
 #include "common/status_macros.h"
 #include "daemon/log.h"
 #include "daemon/scheduler.h"
+#include "nlohmann/json.hpp"
 
 namespace aetherflow {
 namespace {
@@ -49,6 +51,22 @@ std::string NewRunId() {
 
 // Longest a state change waits for the transaction it shares with others.
 constexpr int64_t kGroupCommitMs = 10;
+
+// Every step's `watch` patterns compile (RE2), so that a check-in never
+// meets a bad one.
+absl::Status CheckWatchSpecs(const Plan& plan, const std::string& path) {
+  std::vector<std::string> problems;
+  for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+    nlohmann::json raw = nlohmann::json::parse(plan.steps[i].raw_json, nullptr, false);
+    if (!raw.is_object() || !raw.contains("watch")) continue;
+    absl::StatusOr<WatchSpec> spec = WatchSpecFromJson(raw["watch"]);
+    if (!spec.ok()) {
+      problems.push_back(absl::StrCat(path, ": steps[", i, "].watch: ", spec.status().message()));
+    }
+  }
+  if (problems.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
+}
 
 absl::Status StoppingError() {
   return absl::UnavailableError("aetherflowd is stopping");
@@ -129,6 +147,8 @@ class Engine::Impl {
 
   void DoSubmit(SubmitRequest request, Plan plan, SubmitCallback done);
   void DoCancel(const std::string& run_id, SnapshotCallback done);
+  void DoDelete(std::vector<std::string> ids, int64_t finished_before_ms,
+                DeleteCallback done);
   void DoResume(const std::string& run_id,
                 const std::map<std::string, std::string>& env,
                 SnapshotCallback done);
@@ -866,6 +886,45 @@ void Engine::Impl::DoResume(const std::string& run_id,
   after_commit_.push_back([this, run_id, done] { done(store_->GetRun(run_id)); });
 }
 
+void Engine::Impl::DoDelete(std::vector<std::string> ids, int64_t finished_before_ms,
+                            DeleteCallback done) {
+  std::vector<std::string> deleted, errors;
+  if (ids.empty()) {
+    absl::StatusOr<std::vector<std::string>> old = store_->FinishedBefore(finished_before_ms);
+    if (!old.ok()) {
+      done({}, {std::string(old.status().message())});
+      return;
+    }
+    ids = std::move(*old);
+  }
+  for (const std::string& id : ids) {
+    auto it = active_.find(id);
+    if (it != active_.end() && !IsFinalProto(it->second->run.state())) {
+      errors.push_back(absl::StrCat("run ", id, " is still running; cancel it first"));
+      continue;
+    }
+    if (it != active_.end()) {
+      fair_.Remove(id);
+      active_.erase(it);
+    }
+    absl::Status status = store_->DeleteRun(id);
+    if (!status.ok()) {
+      errors.push_back(absl::StrCat("run ", id, ": ", status.message()));
+      continue;
+    }
+    std::error_code error;
+    std::filesystem::remove_all(RunDir(id), error);
+    if (error) {
+      LogWarning(absl::StrCat("removing ", RunDir(id), ": ", error.message()));
+    }
+    deleted.push_back(id);
+  }
+  if (!deleted.empty()) {
+    LogInfo(absl::StrCat("deleted ", deleted.size(), deleted.size() == 1 ? " run" : " runs"));
+  }
+  done(std::move(deleted), std::move(errors));
+}
+
 // --- Engine ---
 
 Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
@@ -894,6 +953,9 @@ void Engine::Submit(SubmitRequest request, SubmitCallback done) {
   }
   absl::StatusOr<Plan> plan = ParsePlan(request.plan_json, request.plan_path);
   if (!plan.ok()) return done(plan.status());
+  if (absl::Status watch = CheckWatchSpecs(*plan, request.plan_path); !watch.ok()) {
+    return done(watch);
+  }
   if (absl::Status llm = RefuseLlmSteps(*plan, request.plan_path); !llm.ok()) {
     return done(llm);
   }
@@ -924,6 +986,15 @@ void Engine::Resume(std::string run_ref, std::map<std::string, std::string> env,
         impl->DoResume(id, env, done);
       },
       [done] { done(StoppingError()); });
+}
+
+void Engine::Delete(std::vector<std::string> ids, int64_t finished_before_ms,
+                    DeleteCallback done) {
+  impl_->Post(
+      [impl = impl_.get(), ids = std::move(ids), finished_before_ms, done]() mutable {
+        impl->DoDelete(std::move(ids), finished_before_ms, done);
+      },
+      [done] { done({}, {"aetherflowd is stopping"}); });
 }
 
 std::string Engine::LogPath(const std::string& run_id,

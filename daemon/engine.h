@@ -65,6 +65,15 @@ class Engine {
   void Resume(std::string run_ref, std::map<std::string, std::string> env,
               SnapshotCallback done);
 
+  // Deletes finished runs (ids already resolved), or with `ids` empty the
+  // runs finished before `finished_before_ms`: rows, logs and the run's
+  // folder (an --output directory elsewhere is the user's and stays).
+  using DeleteCallback =
+      std::function<void(std::vector<std::string> deleted,
+                         std::vector<std::string> errors)>;
+  void Delete(std::vector<std::string> ids, int64_t finished_before_ms,
+              DeleteCallback done);
+
   // Where a step's log is. Thread-safe.
   std::string LogPath(const std::string& run_id, const std::string& step_id) const;
   std::string RunDir(const std::string& run_id) const;

@@ -14,9 +14,11 @@
 
 #include "absl/strings/str_cat.h"
 #include "aetherflow/v1/aetherflow.grpc.pb.h"
+#include "daemon/checkin_call.h"
 #include "daemon/engine.h"
 #include "daemon/event_hub.h"
 #include "daemon/log.h"
+#include "daemon/pump.h"
 #include "daemon/state_store.h"
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
@@ -35,75 +37,6 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
   return grpc::Status(static_cast<grpc::StatusCode>(status.code()),
                       std::string(status.message()));
 }
-
-// A server stream whose next message is produced on the pump thread when
-// there is news; one write in flight at a time (STYLE §7). The core is
-// shared by the reactor, the hub's waker and the pump; the reactor is
-// deleted in OnDone, after which the core is inert.
-class StreamCore {
- public:
-  virtual ~StreamCore() = default;
-  virtual void Service() = 0;
-};
-
-// Services stream cores that have news, on one thread, and every core
-// once a second as a safety net (e.g. log output that raced a subscribe).
-class Pump {
- public:
-  Pump() : thread_([this] { Loop(); }) {}
-  ~Pump() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-  void Enqueue(std::shared_ptr<StreamCore> core) {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      queue_.push_back(std::move(core));
-    }
-    cv_.notify_one();
-  }
-  void Register(std::weak_ptr<StreamCore> core) {
-    std::lock_guard<std::mutex> lock(mu_);
-    all_.push_back(std::move(core));
-  }
-
- private:
-  void Loop() {
-    auto next_sweep = std::chrono::steady_clock::now() + std::chrono::seconds(1);
-    std::unique_lock<std::mutex> lock(mu_);
-    while (!stop_) {
-      cv_.wait_until(lock, next_sweep,
-                     [this] { return stop_ || !queue_.empty(); });
-      if (stop_) break;
-      if (std::chrono::steady_clock::now() >= next_sweep) {
-        next_sweep += std::chrono::seconds(1);
-        std::erase_if(all_, [](const auto& weak) { return weak.expired(); });
-        for (const auto& weak : all_) {
-          if (auto core = weak.lock()) queue_.push_back(std::move(core));
-        }
-      }
-      std::deque<std::shared_ptr<StreamCore>> batch;
-      batch.swap(queue_);
-      lock.unlock();
-      // A core queued twice is serviced twice: harmless, Service is cheap
-      // when there is nothing new.
-      for (auto& core : batch) core->Service();
-      batch.clear();
-      lock.lock();
-    }
-  }
-
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::deque<std::shared_ptr<StreamCore>> queue_;
-  std::vector<std::weak_ptr<StreamCore>> all_;
-  bool stop_ = false;
-  std::thread thread_;
-};
 
 template <typename Msg>
 class WriterCore : public StreamCore,
@@ -487,6 +420,44 @@ class Service final : public pb::AetherFlow::CallbackService {
                                           index, path, offset,
                                           request->follow());
     return new Writer<pb::LogChunk>(std::move(core), &pump_, hub_, run_id);
+  }
+
+  grpc::ServerUnaryReactor* CheckIn(grpc::CallbackServerContext* context,
+                                    const pb::CheckInRequest* request,
+                                    pb::CheckInResponse* response) override {
+    return StartCheckIn(context, request, response, store_, engine_, hub_, &pump_);
+  }
+
+  grpc::ServerUnaryReactor* DeleteRuns(grpc::CallbackServerContext* context,
+                                       const pb::DeleteRunsRequest* request,
+                                       pb::DeleteRunsResponse* response) override {
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    std::vector<std::string> ids;
+    for (const std::string& ref : request->run_ids()) {
+      absl::StatusOr<std::string> id = store_->ResolveRunId(ref);
+      if (!id.ok()) {
+        reactor->Finish(ToGrpcStatus(id.status()));
+        return reactor;
+      }
+      ids.push_back(*id);
+    }
+    if (ids.empty() && request->older_than_ms() <= 0) {
+      reactor->Finish(ToGrpcStatus(
+          absl::InvalidArgumentError("name runs to delete, or an age")));
+      return reactor;
+    }
+    int64_t before = std::chrono::duration_cast<std::chrono::milliseconds>(
+                         std::chrono::system_clock::now().time_since_epoch())
+                         .count() -
+                     request->older_than_ms();
+    engine_->Delete(std::move(ids), before,
+                    [reactor, response](std::vector<std::string> deleted,
+                                        std::vector<std::string> errors) {
+                      for (auto& id : deleted) response->add_deleted(std::move(id));
+                      for (auto& e : errors) response->add_errors(std::move(e));
+                      reactor->Finish(grpc::Status::OK);
+                    });
+    return reactor;
   }
 
  private:

@@ -1,0 +1,351 @@
+#include "client/export.h"
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <queue>
+#include <set>
+#include <string_view>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "client/render.h"
+#include "nlohmann/json.hpp"
+
+namespace aetherflow {
+namespace {
+
+using nlohmann::json;
+
+// Events in seq order, each seq once (a stream may repeat after a gap
+// refill).
+std::vector<const pb::Event*> InOrder(const std::vector<pb::Event>& events) {
+  std::vector<const pb::Event*> out;
+  out.reserve(events.size());
+  for (const pb::Event& e : events) out.push_back(&e);
+  std::stable_sort(out.begin(), out.end(), [](const pb::Event* a, const pb::Event* b) {
+    return a->seq() < b->seq();
+  });
+  out.erase(std::unique(out.begin(), out.end(),
+                        [](const pb::Event* a, const pb::Event* b) {
+                          return a->seq() == b->seq() && a->seq() != 0;
+                        }),
+            out.end());
+  return out;
+}
+
+const char* KindWord(pb::EventKind kind) {
+  switch (kind) {
+    case pb::RUN_STATE_CHANGED: return "run_state_changed";
+    case pb::STEP_STATE_CHANGED: return "step_state_changed";
+    case pb::STEP_FIGURES: return "step_figures";
+    default: return "unknown";
+  }
+}
+
+json EventJson(const pb::Event& e) {
+  json j;
+  j["seq"] = e.seq();
+  j["time"] = IsoTime(e.time_ms());
+  j["kind"] = KindWord(e.kind());
+  j["step"] = e.step_id().empty() ? json(nullptr) : json(e.step_id());
+  switch (e.kind()) {
+    case pb::RUN_STATE_CHANGED: j["state"] = RunStateWord(e.run_state()); break;
+    case pb::STEP_STATE_CHANGED: j["state"] = StepStateWord(e.step_state()); break;
+    default: j["state"] = nullptr; break;
+  }
+  j["attempt"] = e.attempt();
+  j["exit_code"] = e.has_exit_code() ? json(e.exit_code()) : json(nullptr);
+  j["signal"] = e.signal() ? json(e.signal()) : json(nullptr);
+  j["tokens"] = e.has_tokens() ? json(e.tokens()) : json(nullptr);
+  j["cost"] = e.has_cost() ? json(e.cost()) : json(nullptr);
+  j["progress"] = e.progress().empty() ? json(nullptr) : json(e.progress());
+  j["message"] = e.message();
+  j["retry_at"] = IsoTime(e.retry_at_ms());
+  return j;
+}
+
+// A decimal with at most `decimals` places and no trailing zeros:
+// "25.3", "120", "0.0123".
+std::string Decimal(double value, int decimals) {
+  std::string s = absl::StrFormat("%.*f", decimals, value);
+  if (s.find('.') != std::string::npos) {
+    while (s.back() == '0') s.pop_back();
+    if (s.back() == '.') s.pop_back();
+  }
+  if (s == "-0") s = "0";
+  return s;
+}
+
+std::string CsvField(std::string_view value) {
+  if (value.find_first_of(",\"\r\n") == std::string_view::npos) {
+    return std::string(value);
+  }
+  std::string out = "\"";
+  for (char c : value) {
+    if (c == '"') out.push_back('"');
+    out.push_back(c);
+  }
+  out.push_back('"');
+  return out;
+}
+
+std::string IsoOrEmpty(int64_t ms) {
+  json t = IsoTime(ms);
+  return t.is_string() ? t.get<std::string>() : std::string();
+}
+
+// One execution of a step, for the trace.
+struct Attempt {
+  std::string step_id;
+  const pb::Step* step = nullptr;  // null when the snapshot lacks the step
+  int attempt = 0;
+  int64_t start_ms = 0;
+  int64_t end_ms = 0;
+  std::string state = "running";
+  bool has_exit_code = false;
+  int exit_code = 0;
+  std::string message;
+  bool has_tokens = false;
+  int64_t tokens = 0;
+  bool has_cost = false;
+  double cost = 0;
+  int order = 0;  // tie-break: the order attempts started in
+  int slot = 0;
+};
+
+std::vector<Attempt> RebuildAttempts(const pb::RunSnapshot& snapshot,
+                                     const std::vector<const pb::Event*>& events,
+                                     int64_t now_ms) {
+  std::map<std::string, const pb::Step*> steps;
+  for (const pb::Step& step : snapshot.steps()) steps[step.id()] = &step;
+  std::vector<Attempt> done;
+  std::map<std::string, Attempt> open;
+  int order = 0;
+  auto close = [&](std::map<std::string, Attempt>::iterator it) {
+    done.push_back(std::move(it->second));
+    open.erase(it);
+  };
+  for (const pb::Event* e : events) {
+    if (e->kind() == pb::STEP_FIGURES) {
+      auto it = open.find(e->step_id());
+      if (it == open.end()) continue;
+      Attempt& a = it->second;
+      if (e->has_tokens()) {
+        a.has_tokens = true;
+        a.tokens = e->tokens();
+      }
+      if (e->has_cost()) {
+        a.has_cost = true;
+        a.cost = e->cost();
+      }
+      continue;
+    }
+    if (e->kind() != pb::STEP_STATE_CHANGED) continue;
+    auto it = open.find(e->step_id());
+    if (e->step_state() == pb::STEP_RUNNING) {
+      if (it != open.end()) {  // a lost end: this start ends the last one
+        it->second.end_ms = e->time_ms();
+        it->second.state = "unknown";
+        close(it);
+      }
+      Attempt a;
+      a.step_id = e->step_id();
+      auto found = steps.find(a.step_id);
+      a.step = found == steps.end() ? nullptr : found->second;
+      a.attempt = e->attempt();
+      a.start_ms = e->time_ms();
+      a.order = order++;
+      open.emplace(a.step_id, std::move(a));
+      continue;
+    }
+    if (it == open.end()) continue;
+    Attempt& a = it->second;
+    a.end_ms = e->time_ms();
+    a.state = e->step_state() == pb::STEP_PENDING && e->retry_at_ms()
+                  ? "retrying"
+                  : StepStateWord(e->step_state());
+    a.has_exit_code = e->has_exit_code();
+    a.exit_code = e->exit_code();
+    a.message = e->message();
+    close(it);
+  }
+  for (auto it = open.begin(); it != open.end();) {
+    it->second.end_ms = now_ms;
+    auto next = std::next(it);
+    close(it);
+    it = next;
+  }
+  // Steps the events do not show running (a partial event list): one
+  // slice from the snapshot.
+  std::set<std::string> seen;
+  for (const Attempt& a : done) seen.insert(a.step_id);
+  for (const pb::Step& step : snapshot.steps()) {
+    if (!step.started_at_ms() || seen.count(step.id())) continue;
+    Attempt a;
+    a.step_id = step.id();
+    a.step = &step;
+    a.attempt = step.attempt();
+    a.start_ms = step.started_at_ms();
+    a.end_ms = step.finished_at_ms() ? step.finished_at_ms() : now_ms;
+    a.state = StepStateWord(step.state());
+    a.has_exit_code = step.has_exit_code();
+    a.exit_code = step.exit_code();
+    a.message = step.message();
+    a.has_tokens = step.has_tokens();
+    a.tokens = step.tokens();
+    a.has_cost = step.has_cost();
+    a.cost = step.cost();
+    a.order = order++;
+    done.push_back(std::move(a));
+  }
+  for (Attempt& a : done) a.end_ms = std::max(a.end_ms, a.start_ms);
+  std::sort(done.begin(), done.end(), [](const Attempt& a, const Attempt& b) {
+    return a.start_ms != b.start_ms ? a.start_ms < b.start_ms : a.order < b.order;
+  });
+  return done;
+}
+
+// Greedy interval partitioning in start order: each attempt takes the
+// lowest slot free at its start. Optimal for intervals: the number of
+// slots equals the peak overlap. Returns the number of slots.
+int AssignSlots(std::vector<Attempt>* attempts) {
+  using Busy = std::pair<int64_t, int>;  // end, slot
+  std::priority_queue<Busy, std::vector<Busy>, std::greater<Busy>> busy;
+  std::set<int> free;
+  int slots = 0;
+  for (Attempt& a : *attempts) {
+    while (!busy.empty() && busy.top().first <= a.start_ms) {
+      free.insert(busy.top().second);
+      busy.pop();
+    }
+    if (free.empty()) {
+      a.slot = ++slots;
+    } else {
+      a.slot = *free.begin();
+      free.erase(free.begin());
+    }
+    busy.emplace(a.end_ms, a.slot);
+  }
+  return slots;
+}
+
+}  // namespace
+
+std::string ExportJson(const pb::RunSnapshot& snapshot,
+                       const std::vector<pb::Event>& events, int64_t now_ms) {
+  json j = StatusJson(snapshot, now_ms);
+  json list = json::array();
+  for (const pb::Event* e : InOrder(events)) list.push_back(EventJson(*e));
+  j["events"] = std::move(list);
+  j["exported_at"] = IsoTime(now_ms);
+  j["format_version"] = 1;
+  return j.dump(2, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+std::string ExportCsv(const pb::RunSnapshot& snapshot, int64_t now_ms) {
+  std::string out =
+      "id,type,provider,state,batch,attempt,started_at,finished_at,elapsed_s,"
+      "tokens,cost,exit_code,progress,description\r\n";
+  for (const pb::Step& step : snapshot.steps()) {
+    const bool ran = step.started_at_ms() || step.previous_attempts_ms();
+    std::string cells[] = {
+        step.id(),
+        step.type(),
+        step.provider(),
+        StepStateWord(step.state()),
+        absl::StrCat(step.batch()),
+        absl::StrCat(step.attempt()),
+        IsoOrEmpty(step.started_at_ms()),
+        IsoOrEmpty(step.finished_at_ms()),
+        ran ? Decimal(StepElapsedMs(step, now_ms) / 1000.0, 3) : "",
+        step.has_tokens() ? absl::StrCat(step.tokens()) : "",
+        step.has_cost() ? Decimal(step.cost(), 10) : "",
+        step.has_exit_code() ? absl::StrCat(step.exit_code()) : "",
+        step.progress(),
+        step.description(),
+    };
+    bool first = true;
+    for (const std::string& cell : cells) {
+      if (!first) out.push_back(',');
+      first = false;
+      absl::StrAppend(&out, CsvField(cell));
+    }
+    absl::StrAppend(&out, "\r\n");
+  }
+  return out;
+}
+
+std::string ExportTrace(const pb::RunSnapshot& snapshot,
+                        const std::vector<pb::Event>& events, int64_t now_ms) {
+  const pb::Run& run = snapshot.run();
+  const std::vector<const pb::Event*> ordered = InOrder(events);
+  std::vector<Attempt> attempts = RebuildAttempts(snapshot, ordered, now_ms);
+  const int slots = AssignSlots(&attempts);
+
+  // Time zero: the run's start; earlier if something happened before it
+  // (timestamps stay non-negative).
+  int64_t origin = run.started_at_ms() ? run.started_at_ms() : run.created_at_ms();
+  for (const pb::Event* e : ordered) {
+    if (e->time_ms() && (origin == 0 || e->time_ms() < origin)) origin = e->time_ms();
+  }
+  for (const Attempt& a : attempts) {
+    if (origin == 0 || a.start_ms < origin) origin = a.start_ms;
+  }
+  auto us = [&](int64_t ms) { return (ms - origin) * 1000; };
+
+  json trace = json::array();
+  std::string name = absl::StrCat("run ", run.id());
+  if (!run.description().empty()) absl::StrAppend(&name, ": ", run.description());
+  trace.push_back({{"ph", "M"}, {"name", "process_name"}, {"pid", 1}, {"tid", 0},
+                   {"args", {{"name", name}}}});
+  for (int slot = 1; slot <= slots; ++slot) {
+    trace.push_back({{"ph", "M"}, {"name", "thread_name"}, {"pid", 1}, {"tid", slot},
+                     {"args", {{"name", absl::StrCat("slot ", slot)}}}});
+    trace.push_back({{"ph", "M"}, {"name", "thread_sort_index"}, {"pid", 1},
+                     {"tid", slot}, {"args", {{"sort_index", slot}}}});
+  }
+  for (const Attempt& a : attempts) {
+    json args;
+    args["state"] = a.state;
+    args["attempt"] = a.attempt;
+    args["exit_code"] = a.has_exit_code ? json(a.exit_code) : json(nullptr);
+    args["provider"] = a.step ? a.step->provider() : "";
+    args["description"] = a.step ? a.step->description() : "";
+    args["message"] = a.message;
+    args["tokens"] = a.has_tokens ? json(a.tokens) : json(nullptr);
+    args["cost"] = a.has_cost ? json(a.cost) : json(nullptr);
+    std::string cat = a.step && !a.step->type().empty() ? a.step->type() : "step";
+    trace.push_back({{"ph", "X"},
+                     {"name", a.step_id},
+                     {"cat", cat},
+                     {"pid", 1},
+                     {"tid", a.slot},
+                     {"ts", us(a.start_ms)},
+                     {"dur", (a.end_ms - a.start_ms) * 1000},
+                     {"args", std::move(args)}});
+  }
+  for (const pb::Event* e : ordered) {
+    if (e->kind() != pb::RUN_STATE_CHANGED) continue;
+    trace.push_back({{"ph", "i"},
+                     {"s", "p"},
+                     {"name", absl::StrCat("run ", RunStateWord(e->run_state()))},
+                     {"cat", "run"},
+                     {"pid", 1},
+                     {"tid", 0},
+                     {"ts", us(e->time_ms())},
+                     {"args", {{"message", e->message()}}}});
+  }
+  json j;
+  j["traceEvents"] = std::move(trace);
+  j["displayTimeUnit"] = "ms";
+  j["otherData"] = {{"run_id", run.id()},
+                    {"description", run.description()},
+                    {"state", RunStateWord(run.state())},
+                    {"exported_at", IsoTime(now_ms)},
+                    {"peak_parallelism", slots}};
+  return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
+}
+
+}  // namespace aetherflow

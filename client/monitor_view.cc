@@ -1,0 +1,177 @@
+#include "client/monitor_view.h"
+
+#include <chrono>
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_split.h"
+#include "client/connection.h"
+#include "client/follow.h"
+#include "client/monitor_screen.h"
+
+// Last: <ncurses.h> defines macros (OK, ERR...) that clash with gRPC's
+// names, so nothing may be included after it, and OK goes.
+#include <ncurses.h>
+#undef OK
+
+namespace aetherflow {
+namespace {
+
+namespace pb = ::aetherflow::v1;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+// Restores the terminal however the monitor ends (htop's CRT_done).
+class Terminal {
+ public:
+  explicit Terminal(bool color) {
+    screen_ = newterm(nullptr, stdout, stdin);
+    if (!screen_) return;
+    cbreak();
+    noecho();
+    nonl();
+    keypad(stdscr, TRUE);
+    curs_set(0);
+    timeout(100);  // getch waits at most 100 ms: repaint within 100 ms
+    set_escdelay(25);  // Esc closes views at once, not after a second
+    if (color && has_colors()) {
+      start_color();
+      use_default_colors();
+      init_pair(1, COLOR_GREEN, -1);
+      init_pair(2, COLOR_RED, -1);
+      init_pair(3, COLOR_YELLOW, -1);
+      init_pair(4, COLOR_CYAN, -1);
+      color_ = true;
+    }
+  }
+  ~Terminal() {
+    if (!screen_) return;
+    endwin();
+    delscreen(screen_);
+  }
+  bool ok() const { return screen_ != nullptr; }
+
+  attr_t Attr(Style style) const {
+    auto pair = [&](int n) { return color_ ? COLOR_PAIR(n) : A_NORMAL; };
+    switch (style) {
+      case Style::kTitle: return A_BOLD;
+      case Style::kHeader: return A_BOLD | A_UNDERLINE;
+      case Style::kDim:
+      case Style::kPending:
+      case Style::kSkipped: return A_DIM;
+      case Style::kSelected: return A_REVERSE;
+      case Style::kCompleted: return pair(1);
+      case Style::kFailed: return pair(2) | A_BOLD;
+      case Style::kRunning: return pair(3) | A_BOLD;
+      case Style::kWarning: return pair(3);
+      default: return A_NORMAL;
+    }
+  }
+
+ private:
+  SCREEN* screen_ = nullptr;
+  bool color_ = false;
+};
+
+void Paint(const Terminal& term, const std::vector<ScreenLine>& lines) {
+  erase();
+  for (int row = 0; row < static_cast<int>(lines.size()); ++row) {
+    const ScreenLine& line = lines[row];
+    attr_t base = term.Attr(line.style);
+    if (line.status_bytes > 0) {
+      attrset(base);
+      mvaddnstr(row, 0, line.text.data(), line.status_byte);
+      attr_t status = term.Attr(line.status_style);
+      if (line.style == Style::kSelected) status |= A_REVERSE;
+      attrset(status);
+      addnstr(line.text.data() + line.status_byte, line.status_bytes);
+      attrset(base);
+      addstr(line.text.c_str() + line.status_byte + line.status_bytes);
+    } else {
+      attrset(base);
+      mvaddstr(row, 0, line.text.c_str());
+    }
+  }
+  attrset(A_NORMAL);
+  refresh();
+}
+
+std::vector<std::string> TailLines(const std::string& text) {
+  return absl::StrSplit(text, '\n');
+}
+
+}  // namespace
+
+int RunCursesMonitor(const GlobalOptions& global, Connection* connection,
+                     EventFeed* feed, std::atomic<bool>& detached) {
+  Terminal term(global.color);
+  if (!term.ok()) return -1;  // the caller falls back to plain mode
+  MonitorUi ui;
+  pb::RunSnapshot snapshot = feed->Snapshot();
+  bool dirty = true;
+  auto last_paint = std::chrono::steady_clock::now();
+  auto last_log = last_paint;
+  while (!detached) {
+    if (!feed->TakeEvents().empty()) {
+      snapshot = feed->Snapshot();
+      dirty = true;
+    }
+    auto now = std::chrono::steady_clock::now();
+    // Running steps' times tick: repaint at least every second.
+    if (now - last_paint >= std::chrono::seconds(1)) dirty = true;
+    if (ui.show_log && now - last_log >= std::chrono::seconds(1) &&
+        ui.selected < snapshot.steps_size()) {
+      ui.log_tail = TailLines(LogTail(connection, feed->run_id(),
+                                      snapshot.steps(ui.selected).id(), LINES));
+      last_log = now;
+      dirty = true;
+    }
+    if (dirty) {
+      SyncView(snapshot, &ui, LINES);
+      Paint(term, LayoutScreen(snapshot, ui, COLS, LINES, NowMs(), global.utf8));
+      last_paint = now;
+      dirty = false;
+    }
+    if (feed->done()) break;
+    int key = getch();
+    if (key == ERR) continue;
+    switch (HandleKey(key, snapshot, &ui, LINES)) {
+      case MonitorAction::kNone:
+        break;
+      case MonitorAction::kDetach:
+        detached = true;
+        break;
+      case MonitorAction::kCancelConfirmed: {
+        pb::CancelRunRequest request;
+        request.set_run_id(feed->run_id());
+        pb::RunSnapshot response;
+        grpc::ClientContext context;
+        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+        grpc::Status status = connection->stub()->CancelRun(&context, request, &response);
+        ui.flash = status.ok() ? "cancelling the run…" : status.error_message();
+        dirty = true;
+        break;
+      }
+      case MonitorAction::kOpenLog:
+        if (ui.selected < snapshot.steps_size()) {
+          ui.log_tail = TailLines(LogTail(connection, feed->run_id(),
+                                          snapshot.steps(ui.selected).id(), LINES));
+          last_log = std::chrono::steady_clock::now();
+        }
+        dirty = true;
+        break;
+      case MonitorAction::kCloseLog:
+      case MonitorAction::kRedraw:
+        dirty = true;
+        break;
+    }
+  }
+  return detached ? 130 : 0;
+}
+
+}  // namespace aetherflow

@@ -1,0 +1,164 @@
+// Reading a step's log for check-ins (SPEC §6): progress, errors, warnings
+// and discoveries in what the step wrote since the previous check-in.
+//
+// Pure: no I/O, no clock, no global state. The caller reads the log from
+// StepCursor::offset to its end and keeps the cursor between check-ins (it
+// travels, as JSON, inside the poller's opaque cursor, so the daemon keeps no
+// per-poller state). Work is linear in the bytes read, and memory is bounded
+// whatever the input: a 10 GB log costs only what was appended since the
+// previous check-in.
+#ifndef AETHERFLOW_COMMON_LOG_ANALYSIS_H_
+#define AETHERFLOW_COMMON_LOG_ANALYSIS_H_
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "nlohmann/json_fwd.hpp"
+
+namespace aetherflow {
+
+// A line is matched on its first kMaxLineBytes bytes; the rest is skipped.
+// This also bounds what a caller re-reads of an unfinished last line.
+inline constexpr std::size_t kMaxLineBytes = 16 * 1024;
+// Finding::text is cut to this many bytes (on a UTF-8 boundary, "..." added).
+inline constexpr std::size_t kMaxFindingTextBytes = 300;
+// Per kind and per AnalyzeLog call, the first and the last this many
+// findings are kept; those in between are only counted.
+inline constexpr int kFindingsKeptAtEachEnd = 10;
+
+// A step's `watch` object (SPEC §2). An empty pattern means "the default".
+// A given pattern replaces the default of its family:
+//  - progress: 2 capture groups = done/total, 1 = a percentage, 0 = text
+//    only. `::aetherflow progress=` lines count whatever is set.
+//  - error: replaces the generic error lines (`ValueError: ...`, `ERROR`,
+//    `error:`). Python tracebacks and critical lines (out of memory,
+//    `Killed`, `FATAL`, `panic:`, segfaults, a `nan` loss) are always on.
+//  - warning, discovery: replace theirs (there is no default discovery).
+//  - metric: its first capture group is a number; with `goal`, a strictly
+//    better value is a new best. A metric replaces the built-in Optuna
+//    detector (`Best is trial N with value: X`).
+struct WatchSpec {
+  enum class Goal { kNone, kMin, kMax };
+  std::string progress;
+  std::string error;
+  std::string warning;
+  std::string discovery;
+  std::string metric;
+  Goal goal = Goal::kNone;
+};
+
+// Reads a step's "watch" object; null means no watch (all defaults). Each
+// pattern is a string or an array of strings (alternatives). Unknown keys
+// are ignored. InvalidArgumentError naming the key (e.g. "watch.error: ...")
+// for a wrong type, an empty pattern, a regex RE2 rejects, a metric without
+// a capture group, a goal other than min/max (or minimize/maximize), or a
+// metric without a goal (and the reverse).
+absl::StatusOr<WatchSpec> WatchSpecFromJson(const nlohmann::json& watch);
+
+enum class FindingKind {
+  kError,     // an error line, or a Python traceback's final exception line
+  kCritical,  // out of memory, killed, FATAL, panic, segfault, a nan loss
+  kWarning,
+  kDiscovery,  // watch.discovery matched, or Optuna's best trial changed
+  kNewBest,    // watch.metric reached a new best for its goal
+};
+inline constexpr int kFindingKinds = 5;
+
+// "error", "critical", "warning", "discovery", "new_best" (stable: --json).
+std::string_view FindingKindName(FindingKind kind);
+
+struct Finding {
+  FindingKind kind = FindingKind::kError;
+  int64_t line = 0;  // 1-based: 1 + the number of '\n' before it in the log
+  std::string text;  // colour-free, trimmed, valid UTF-8, <= ~300 bytes
+};
+
+struct Progress {
+  double fraction = -1;  // in [0, 1]; negative when unknown
+  std::string text;      // as shown: "Trial 5/100", "45/100", "45%"
+
+  bool known() const { return fraction >= 0; }
+  friend bool operator==(const Progress&, const Progress&) = default;
+};
+
+// Where the analysis of one step's log stands. Plain data; start with a
+// default-constructed cursor (or one from StepCursorFromJson).
+struct StepCursor {
+  // Bytes of the log fully analysed. The next AnalyzeLog call takes the log
+  // from here on.
+  int64_t offset = 0;
+  // Number of '\n' in the first `offset` bytes.
+  int64_t line = 0;
+  // Bytes after `offset` already seen: an unfinished last line, which the
+  // next call reads again (it is at most kMaxLineBytes long).
+  int64_t pending = 0;
+  // Inside a line longer than kMaxLineBytes, already analysed: skip to its end.
+  bool skipping = false;
+  // Between "Traceback (most recent call last):" and its exception line.
+  bool in_traceback = false;
+  // Best value of watch.metric so far.
+  std::optional<double> best;
+  // Optuna's best trial so far ("Best is trial N ...").
+  std::optional<int64_t> optuna_best_trial;
+  // Latest progress read from the log.
+  Progress progress;
+  // Consecutive check-ins (AnalyzeLog calls) without new output, counted
+  // only once the step has written something: a step silent from the start
+  // is not "stalled".
+  int quiet_checkins = 0;
+
+  friend bool operator==(const StepCursor&, const StepCursor&) = default;
+};
+
+// A JSON object; only ASCII/valid UTF-8 inside, so dump() cannot throw.
+nlohmann::json StepCursorToJson(const StepCursor& cursor);
+// InvalidArgumentError for anything but an object with fields of the right
+// types and ranges. Missing fields take their defaults; unknown ones are
+// ignored (cursors outlive daemon upgrades).
+absl::StatusOr<StepCursor> StepCursorFromJson(const nlohmann::json& json);
+
+struct StepAnalysis {
+  // Kept findings in log order: per kind, the first and the last
+  // kFindingsKeptAtEachEnd of this call.
+  std::vector<Finding> findings;
+  // All findings of this call per kind, kept or not; index by
+  // static_cast<int>(FindingKind).
+  std::array<int64_t, kFindingKinds> counts{};
+  // Latest known progress (the cursor's, when this call saw none).
+  Progress progress;
+  bool progress_changed = false;
+  // The log grew since the previous call.
+  bool new_output = false;
+
+  int64_t count(FindingKind kind) const {
+    return counts[static_cast<int>(kind)];
+  }
+};
+
+// Analyses `data`, the step's log from cursor->offset on, and advances
+// *cursor. `data` may stop short of the log's end (a read cap): the rest is
+// read next time. If the log is now shorter than cursor->offset (it was
+// rewritten), start again from a fresh cursor. Lines end at '\n' or '\r'
+// (each '\r'-rewrite of a progress bar is a line of its own; line numbers
+// count '\n' only). ANSI escape sequences are removed before matching. An
+// unfinished last line is left for the next call (its progress, e.g. a tqdm
+// bar, is read now), so findings are the same however the log is cut into
+// calls. Each call counts towards cursor->quiet_checkins, as if it were one
+// check-in; a caller that reads several times per check-in should set that
+// count itself. Invalid patterns in `spec` (not from WatchSpecFromJson)
+// match nothing. Thread-safe: it touches nothing but *cursor.
+StepAnalysis AnalyzeLog(const WatchSpec& spec, std::string_view data,
+                        StepCursor* cursor);
+
+// `text` without ANSI escape sequences (CSI, OSC, DCS and 2-3 byte escapes).
+std::string StripAnsi(std::string_view text);
+
+}  // namespace aetherflow
+
+#endif  // AETHERFLOW_COMMON_LOG_ANALYSIS_H_

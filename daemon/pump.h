@@ -1,0 +1,110 @@
+// The pump: one thread that services the daemon's long-lived calls (event
+// and log streams, check-ins) when they have news, at a time they asked
+// for, and every core once a second as a safety net (e.g. log output that
+// raced a subscribe). Services never run on the engine thread, so the
+// engine never waits on a client.
+#ifndef AETHERFLOW_DAEMON_PUMP_H_
+#define AETHERFLOW_DAEMON_PUMP_H_
+
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace aetherflow {
+
+// Something the pump services: a stream producing its next message, or a
+// check-in deciding whether to answer. Service() runs on the pump thread
+// only and must not block long.
+class StreamCore {
+ public:
+  virtual ~StreamCore() = default;
+  virtual void Service() = 0;
+};
+
+class Pump {
+ public:
+  using Clock = std::chrono::steady_clock;
+
+  Pump() : thread_([this] { Loop(); }) {}
+  ~Pump() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stop_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+
+  // Services `core` soon. Thread-safe.
+  void Enqueue(std::shared_ptr<StreamCore> core) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.push_back(std::move(core));
+    }
+    cv_.notify_one();
+  }
+  // Services `core` once a second while it lives. Thread-safe.
+  void Register(std::weak_ptr<StreamCore> core) {
+    std::lock_guard<std::mutex> lock(mu_);
+    all_.push_back(std::move(core));
+  }
+  // Services `core` at `when` (if it still lives). Thread-safe.
+  void WakeAt(Clock::time_point when, std::weak_ptr<StreamCore> core) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      timers_.emplace(when, std::move(core));
+    }
+    cv_.notify_one();
+  }
+
+ private:
+  void Loop() {
+    auto next_sweep = Clock::now() + std::chrono::seconds(1);
+    std::unique_lock<std::mutex> lock(mu_);
+    while (!stop_) {
+      auto until = next_sweep;
+      if (!timers_.empty() && timers_.begin()->first < until) {
+        until = timers_.begin()->first;
+      }
+      cv_.wait_until(lock, until, [this] { return stop_ || !queue_.empty(); });
+      if (stop_) break;
+      auto now = Clock::now();
+      while (!timers_.empty() && timers_.begin()->first <= now) {
+        if (auto core = timers_.begin()->second.lock()) queue_.push_back(std::move(core));
+        timers_.erase(timers_.begin());
+      }
+      if (now >= next_sweep) {
+        next_sweep += std::chrono::seconds(1);
+        std::erase_if(all_, [](const auto& weak) { return weak.expired(); });
+        for (const auto& weak : all_) {
+          if (auto core = weak.lock()) queue_.push_back(std::move(core));
+        }
+      }
+      std::deque<std::shared_ptr<StreamCore>> batch;
+      batch.swap(queue_);
+      lock.unlock();
+      // A core queued twice is serviced twice: harmless, Service is cheap
+      // when there is nothing new.
+      for (auto& core : batch) core->Service();
+      batch.clear();
+      lock.lock();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<std::shared_ptr<StreamCore>> queue_;
+  std::vector<std::weak_ptr<StreamCore>> all_;
+  std::multimap<Clock::time_point, std::weak_ptr<StreamCore>> timers_;
+  bool stop_ = false;
+  std::thread thread_;
+};
+
+}  // namespace aetherflow
+
+#endif  // AETHERFLOW_DAEMON_PUMP_H_
