@@ -51,6 +51,8 @@ struct Plan {
   std::vector<Step> steps;
   std::optional<int> max_parallel;
   bool fail_fast = false;
+  // `checkin.schedule` (ms offsets, SPEC §6); empty: the default.
+  std::vector<int64_t> checkin_schedule;
   // Indices into `steps` of each step's dependencies, in the order written.
   std::vector<std::vector<int>> deps;
   // Topological level of each step, from 1 (no dependencies) to `batches`.

@@ -1,5 +1,7 @@
 #include "common/plan_parser.h"
 
+#include "common/checkin.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
@@ -429,6 +431,31 @@ class PlanChecker {
         }
       } else if (key == "budget") {
         if (!v.is_object()) AddProblem(key, "expected an object");
+      } else if (key == "checkin") {
+        // {"schedule": "30s,90s,300s"} or {"schedule": ["30s", "90s", "300s"]}
+        const Json* schedule = v.is_object() && v.contains("schedule") ? &v["schedule"] : nullptr;
+        std::string text;
+        bool ok = schedule != nullptr;
+        if (ok && schedule->is_string()) {
+          text = schedule->get<std::string>();
+        } else if (ok && schedule->is_array()) {
+          for (const Json& entry : *schedule) {
+            if (!entry.is_string()) ok = false;
+            else text += (text.empty() ? "" : ",") + entry.get<std::string>();
+          }
+        } else {
+          ok = false;
+        }
+        absl::StatusOr<std::vector<int64_t>> parsed =
+            ok ? ParseSchedule(text) : absl::InvalidArgumentError("");
+        if (!ok) {
+          AddProblem("checkin.schedule",
+                     "expected {\"schedule\": \"30s,90s,300s\"} or a list of durations");
+        } else if (!parsed.ok()) {
+          AddProblem("checkin.schedule", std::string(parsed.status().message()));
+        } else {
+          plan.checkin_schedule = *parsed;
+        }
       } else if (key != "metadata") {  // metadata is free-form
         unknown_fields_.push_back(FieldName(key));
       }

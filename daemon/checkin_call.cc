@@ -124,6 +124,7 @@ class CheckInCall : public StreamCore,
       specs_[step.id] = spec;
     }
     schedule_.assign(request.schedule_ms().begin(), request.schedule_ms().end());
+    if (schedule_.empty()) schedule_ = plan->checkin_schedule;  // the run's own
     for (int64_t entry : schedule_) {
       if (entry <= 0) return absl::InvalidArgumentError("schedule entries must be > 0");
     }

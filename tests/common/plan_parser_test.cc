@@ -591,3 +591,26 @@ TEST(PlanParserTest, NumberOverflowRefused) {
 
 }  // namespace
 }  // namespace aetherflow
+
+namespace aetherflow {
+namespace {
+
+TEST(PlanParserCheckinTest, RunScheduleIsReadAndChecked) {
+  auto plan = ParsePlan(R"({"checkin": {"schedule": "1s,3s,5s"}, "steps": [{"id": "a", "run": "true"}]})",
+                        "p.json");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  EXPECT_EQ(plan->checkin_schedule, (std::vector<int64_t>{1000, 3000, 5000}));
+  EXPECT_TRUE(plan->warnings.empty());
+  auto list = ParsePlan(R"({"checkin": {"schedule": ["2s", "1m"]}, "steps": [{"id": "a", "run": "true"}]})",
+                        "p.json");
+  ASSERT_TRUE(list.ok()) << list.status();
+  EXPECT_EQ(list->checkin_schedule, (std::vector<int64_t>{2000, 60000}));
+  auto bad = ParsePlan(R"({"checkin": {"schedule": "soon"}, "steps": [{"id": "a", "run": "true"}]})",
+                       "p.json");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(std::string(bad.status().message()).find("checkin.schedule"), std::string::npos)
+      << bad.status();
+}
+
+}  // namespace
+}  // namespace aetherflow

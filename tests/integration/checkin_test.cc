@@ -1,5 +1,7 @@
 // Check-ins end to end: `poll` and `watch` against a real daemon, with a
 // scaled-down schedule.
+#include <signal.h>
+
 #include <chrono>
 #include <fstream>
 #include <thread>
@@ -19,7 +21,12 @@ class CheckinTest : public DaemonTest {
   }
   json PollJson(const std::string& run, const std::string& wait,
                 const std::string& schedule, int* exit_code) {
-    CliResult r = Client({"poll", run, "--json", "--wait", wait, "--schedule", schedule});
+    std::vector<std::string> args = {"poll", run, "--json", "--wait", wait};
+    if (!schedule.empty()) {
+      args.push_back("--schedule");
+      args.push_back(schedule);
+    }
+    CliResult r = Client(args);
     *exit_code = r.exit_code;
     json report = json::parse(r.out, nullptr, false);
     EXPECT_FALSE(report.is_discarded()) << r.out << r.err;
@@ -128,6 +135,42 @@ TEST_F(CheckinTest, BadScheduleAndUnknownRunAreUsageErrors) {
   CliResult bad_watch = Cli({"submit", WritePlan("bw.json", R"J({"steps": [{"id": "a", "run": "true", "watch": {"error": "("}}]})J")});
   EXPECT_EQ(bad_watch.exit_code, 2) << bad_watch.err;
   EXPECT_NE(bad_watch.err.find("steps[0].watch"), std::string::npos) << bad_watch.err;
+}
+
+}  // namespace
+}  // namespace aetherflow::testing
+
+namespace aetherflow::testing {
+namespace {
+
+TEST_F(CheckinTest, ThePlanCanSetItsOwnSchedule) {
+  std::string id = Submit(WritePlan("own.json", R"J({"task_id": "own", "checkin": {"schedule": "1s,2s"},
+    "steps": [{"id": "a", "run": "sleep 30"}]})J"));
+  WaitFor(id, [](const json& s) { return s["run"]["state"] == "running"; });
+  int code = 0;
+  json report = PollJson(id, "1h", "", &code);
+  // The schedule option is empty: the plan's 1s,2s applies, so the next
+  // check-in is at most 2 s away (the default would put it ~30 s away).
+  EXPECT_EQ(code, 0) << report.dump(2);
+  EXPECT_LE(report["next_checkin_s"].get<double>(), 2.0) << report.dump(2);
+  Cli({"cancel", id});
+}
+
+TEST_F(CheckinTest, WatchCarriesOnAcrossADaemonRestart) {
+  std::string id = Submit(WritePlan("rs.json", R"J({"task_id": "rs", "steps": [
+    {"id": "long", "run": "echo started > started; sleep 60"}]})J"));
+  for (int i = 0; i < 500 && ReadFile(dir_ + "/started").empty(); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  pid_t watch = StartCli({"watch", id, "--schedule", "1h"}, "watch");
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  StopDaemon(SIGKILL);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  StartDaemon();
+  CliResult r = FinishCli(watch, "watch");
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.out.find("FAILED run=" + id), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("interrupted"), std::string::npos) << r.out;
 }
 
 }  // namespace

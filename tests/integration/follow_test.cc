@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <filesystem>
+#include <map>
 #include <fstream>
 #include <thread>
 
@@ -137,6 +139,60 @@ TEST_F(FollowTest, AClientThatStopsReadingSlowsNothing) {
   EXPECT_EQ(expected - 1, status["run"]["last_seq"].get<int64_t>());
   stalled.TryCancel();
   never_read->Finish();
+}
+
+}  // namespace
+}  // namespace aetherflow::testing
+
+namespace aetherflow::testing {
+namespace {
+
+TEST_F(FollowTest, ExportsJsonCsvAndATraceWithOneTrackPerSlot) {
+  std::string id = Submit(DataDir() + "/plans/commands_diamond.json");
+  json status = WaitForEnd(id);
+  CliResult j = Cli({"export", id, "--format", "json"});
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  json exported = json::parse(j.out);
+  EXPECT_EQ(exported["run"]["id"], id);
+  EXPECT_EQ(exported["steps"].size(), 6u);
+  EXPECT_EQ(exported["events"].size(), status["run"]["last_seq"].get<size_t>());
+
+  std::string csv_path = dir_ + "/run.csv";
+  CliResult c = Cli({"export", id, "--format", "csv", "-o", csv_path});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  std::string csv = ReadFile(csv_path);
+  EXPECT_EQ(Count(csv, "\n"), 7) << "a header and one row per step\n" << csv;
+  EXPECT_NE(csv.find("broken,compute,shell,failed"), std::string::npos) << csv;
+
+  CliResult t = Cli({"export", id, "--format", "trace"});
+  ASSERT_EQ(t.exit_code, 0) << t.err;
+  json trace = json::parse(t.out);
+  std::map<std::string, int> tid;
+  for (const json& event : trace["traceEvents"]) {
+    if (event["ph"] == "X") tid[event["name"]] = event["tid"];
+  }
+  ASSERT_EQ(tid.size(), 5u) << "every step that ran has a slice (after_broken never ran)";
+  EXPECT_NE(tid["left"], tid["right"]) << "overlapping steps are on different tracks";
+  EXPECT_EQ(Cli({"export", id, "--format", "xml"}).exit_code, 2);
+}
+
+TEST_F(FollowTest, RemoveAndPruneForgetFinishedRunsOnly) {
+  std::string done = Submit(WritePlan("d.json", R"({"task_id": "d", "steps": [{"id": "a", "run": "echo hi"}]})"));
+  WaitForEnd(done);
+  std::string busy = Submit(WritePlan("b.json", R"({"task_id": "b", "steps": [{"id": "a", "run": "sleep 60"}]})"));
+  WaitFor(busy, [](const json& s) { return s["run"]["state"] == "running"; });
+  CliResult refused = Cli({"rm", busy});
+  EXPECT_EQ(refused.exit_code, 1);
+  EXPECT_NE(refused.err.find("cancel it first"), std::string::npos) << refused.err;
+  CliResult removed = Cli({"rm", done});
+  EXPECT_EQ(removed.exit_code, 0) << removed.err;
+  EXPECT_EQ(Cli({"status", done}).exit_code, 2) << "forgotten";
+  EXPECT_FALSE(std::filesystem::exists(state_dir_ + "/runs/" + done));
+  Cli({"cancel", busy});
+  WaitForEnd(busy);
+  EXPECT_EQ(Cli({"prune", "--older-than", "1h"}).exit_code, 0);
+  EXPECT_EQ(Cli({"status", busy}).exit_code, 0) << "finished less than an hour ago";
+  EXPECT_EQ(Cli({"prune", "--older-than", "forever"}).exit_code, 2);
 }
 
 }  // namespace
