@@ -22,7 +22,9 @@
 #include "client/follow.h"
 #include "client/render.h"
 #include "client/run_model.h"
+#include "common/config.h"
 #include "common/duration.h"
+#include "common/llm.h"
 #include "common/plan.h"
 #include "common/plan_parser.h"
 #include "nlohmann/json.hpp"
@@ -172,14 +174,62 @@ std::optional<LoadedPlan> LoadPlan(const SubmitOptions& options) {
 
 int DryRun(const GlobalOptions& global, const LoadedPlan& loaded) {
   const Plan& plan = loaded.plan;
+  // The providers and prices of the user's configuration (as a user daemon
+  // reads it), else the built-ins. No key is needed for a dry run.
+  std::string config_path =
+      global.config.empty() ? DefaultConfigPath(/*system=*/false) : global.config;
+  absl::StatusOr<Config> config = LoadConfigFile(config_path);
+  if (!config.ok() && absl::IsNotFound(config.status()) && global.config.empty()) {
+    config = BuiltinConfig();
+  }
+  if (!config.ok()) {
+    PrintError(absl::StrCat("aetherflow: ", config.status().message()));
+    return kExitUsage;
+  }
   std::vector<std::vector<std::string>> batches(plan.batches);
+  std::vector<std::string> providers(plan.steps.size());
+  std::vector<std::string> problems;
   int64_t tokens = 0;
+  double cost_sum = 0;
+  bool cost_known = true;
+  std::map<std::string, std::pair<int, int64_t>> per_provider;  // steps, tokens
+  std::map<std::string, std::optional<double>> provider_cost;
   int llm_steps = 0;
   for (std::size_t i = 0; i < plan.steps.size(); ++i) {
-    batches[plan.batch[i] - 1].push_back(plan.steps[i].id);
-    if (!plan.steps[i].is_command()) ++llm_steps;
-    tokens += plan.steps[i].estimated_tokens.value_or(0);
+    const Step& step = plan.steps[i];
+    batches[plan.batch[i] - 1].push_back(step.id);
+    if (step.is_command()) {
+      providers[i] = "shell";
+      continue;
+    }
+    ++llm_steps;
+    absl::StatusOr<std::string> provider = RouteStep(*config, step);
+    if (!provider.ok()) {
+      problems.push_back(absl::StrCat(loaded.path, ": steps[", i, "] (", step.id, "): ",
+                                      provider.status().message()));
+      continue;
+    }
+    providers[i] = *provider;
+    int64_t estimate = step.estimated_tokens.value_or(0);
+    tokens += estimate;
+    auto& [count, provider_tokens] = per_provider[*provider];
+    ++count;
+    provider_tokens += estimate;
+    std::optional<double> step_cost = EstimateCost(estimate, config->providers.at(*provider));
+    auto [it, inserted] = provider_cost.emplace(*provider, 0.0);
+    if (step_cost && it->second) {
+      it->second = *it->second + *step_cost;
+    } else {
+      it->second.reset();
+    }
+    if (step_cost) cost_sum += *step_cost; else cost_known = false;
   }
+  if (!problems.empty()) {
+    for (const std::string& problem : problems) PrintError(problem);
+    return kExitUsage;
+  }
+  std::optional<double> cost;
+  if (cost_known) cost = cost_sum;
   if (global.json) {
     nlohmann::json out;
     out["valid"] = true;
@@ -189,7 +239,23 @@ int DryRun(const GlobalOptions& global, const LoadedPlan& loaded) {
     out["batches"] = batches;
     out["llm_steps"] = llm_steps;
     out["estimated_tokens"] = tokens;
-    out["estimated_cost"] = nullptr;  // priced once LLM providers land
+    out["estimated_cost"] = cost ? nlohmann::json(*cost) : nlohmann::json(nullptr);
+    nlohmann::json by_provider = nlohmann::json::object();
+    for (const auto& [name, figures] : per_provider) {
+      by_provider[name] = {{"steps", figures.first},
+                           {"estimated_tokens", figures.second},
+                           {"estimated_cost", provider_cost[name]
+                                                  ? nlohmann::json(*provider_cost[name])
+                                                  : nlohmann::json(nullptr)}};
+    }
+    out["providers"] = by_provider;
+    nlohmann::json steps = nlohmann::json::array();
+    for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+      steps.push_back({{"id", plan.steps[i].id},
+                       {"batch", plan.batch[i]},
+                       {"provider", providers[i]}});
+    }
+    out["step_providers"] = steps;
     out["warnings"] = plan.warnings;
     std::cout << out.dump(2) << "\n";
     return kExitOk;
@@ -201,8 +267,13 @@ int DryRun(const GlobalOptions& global, const LoadedPlan& loaded) {
     std::string line = absl::StrCat("Batch ", b + 1, "/", batches.size(), " (",
                                     batches[b].size(), "): ");
     std::size_t shown = std::min<std::size_t>(batches[b].size(), 12);
-    absl::StrAppend(&line, absl::StrJoin(batches[b].begin(),
-                                         batches[b].begin() + shown, ", "));
+    for (std::size_t k = 0; k < shown; ++k) {
+      const std::string& id = batches[b][k];
+      std::size_t i = 0;
+      while (plan.steps[i].id != id) ++i;
+      absl::StrAppend(&line, k ? ", " : "", id,
+                      providers[i] == "shell" ? "" : absl::StrCat(" (", providers[i], ")"));
+    }
     if (shown < batches[b].size()) {
       absl::StrAppend(&line, ", … ", batches[b].size() - shown, " more");
     }
@@ -211,9 +282,18 @@ int DryRun(const GlobalOptions& global, const LoadedPlan& loaded) {
   std::cout << "Command steps: " << plan.steps.size() - llm_steps
             << "  LLM steps: " << llm_steps << "\n";
   if (llm_steps) {
+    for (const auto& [name, figures] : per_provider) {
+      std::cout << "  " << name << ": " << figures.first
+                << (figures.first == 1 ? " step, " : " steps, ")
+                << FormatTokens(true, figures.second) << " tokens, "
+                << (provider_cost[name] ? FormatCost(true, *provider_cost[name])
+                                        : std::string("cost unknown (no price)"))
+                << "\n";
+    }
     std::cout << "Estimated tokens: " << FormatTokens(true, tokens)
-              << "  Estimated cost: unknown (LLM providers are not available "
-                 "in this version)\n";
+              << "  Estimated cost: "
+              << (cost ? FormatCost(true, *cost) : std::string("unknown")) << " (prices from "
+              << config->source << ")\n";
   }
   return kExitOk;
 }

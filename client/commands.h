@@ -17,6 +17,7 @@ struct GlobalOptions {
   bool stdout_tty = false;
   bool interactive = false;  // the curses monitor: a terminal, not dumb, no --plain
   int width = 120;
+  std::string config;        // --config: providers and prices for dry runs
 };
 
 struct SubmitOptions {

@@ -53,6 +53,9 @@ int main(int argc, char** argv) {
   app.add_flag("--json", json, "machine-readable output");
   app.add_flag("--no-color", no_color, "no colours (NO_COLOR works too)");
   app.add_flag("--plain", plain, "run/attach: lines, not the curses monitor");
+  std::string config;
+  app.add_option("--config", config,
+                 "providers and prices for --dry-run (default: the user's config.toml)");
   app.set_version_flag("--version", "aetherflow 0.1.0");
 
   aetherflow::SubmitOptions submit_options;
@@ -138,6 +141,7 @@ int main(int argc, char** argv) {
   global.socket_given = !socket.empty();
   global.socket = socket.empty() ? aetherflow::DefaultSocketPath() : socket;
   global.json = json;
+  global.config = config;
   global.stdout_tty = ::isatty(STDOUT_FILENO);
   const char* term = std::getenv("TERM");
   bool dumb = term && std::string(term) == "dumb";

@@ -138,10 +138,7 @@ struct Scan {
 // The status cell's label: StatusLabel, or "↻ Retrying" for a step that
 // waits to try again.
 std::string StatusCell(const pb::Step& step, bool utf8) {
-  if (step.state() == pb::STEP_PENDING && step.retry_at_ms()) {
-    return utf8 ? "↻ Retrying" : "~ Retrying";
-  }
-  return StatusLabel(step.state(), utf8);
+  return StepStatusLabel(step, utf8);
 }
 
 // DisplayWidth, with a fast path for the usual ASCII ids, types and

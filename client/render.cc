@@ -79,6 +79,16 @@ std::string StatusLabel(pb::StepState state, bool utf8) {
   }
 }
 
+std::string StepStatusLabel(const pb::Step& step, bool utf8) {
+  if (step.throttled() && step.state() == pb::STEP_RUNNING) {
+    return utf8 ? "⏸ Throttled" : "| Throttled";
+  }
+  if (step.state() == pb::STEP_PENDING && step.retry_at_ms()) {
+    return utf8 ? "↻ Retrying" : "~ Retrying";
+  }
+  return StatusLabel(step.state(), utf8);
+}
+
 const char* StepStateWord(pb::StepState state) {
   static constexpr const char* kWords[] = {
       "unknown", "pending", "running", "completed",
@@ -226,7 +236,7 @@ std::string RenderStatus(const pb::RunSnapshot& snapshot,
   row("Step", "Type", "Provider", PadWidth("Status", t.status_w), "Time", "Tokens",
       "Cost", "Description");
   for (const pb::Step& step : snapshot.steps()) {
-    std::string status = PadWidth(StatusLabel(step.state(), utf8), t.status_w, utf8);
+    std::string status = PadWidth(StepStatusLabel(step, utf8), t.status_w, utf8);
     if (options.color) status = absl::StrCat(StateColor(step.state()), status, kReset);
     std::string time = step.started_at_ms() || step.previous_attempts_ms()
                            ? FormatDurationMs(StepElapsedMs(step, options.now_ms))
@@ -333,7 +343,9 @@ std::string RenderEventLine(const pb::Event& event, const pb::Step* found,
     if (!event.message().empty()) absl::StrAppend(&line, ": ", event.message());
     return FitWidth(line, options.width, options.utf8) + "\n";
   }
-  if (event.kind() != pb::STEP_STATE_CHANGED) return "";
+  // A rate limit is worth a line; other figures are not.
+  bool throttled = event.kind() == pb::STEP_FIGURES && event.throttled();
+  if (event.kind() != pb::STEP_STATE_CHANGED && !throttled) return "";
   std::string line = absl::StrCat(
       stamp, PadWidth(event.step_id(), layout.step_w, options.utf8), "  ",
       PadWidth(found ? found->type() : "", layout.type_w, options.utf8), "  ",
@@ -343,9 +355,11 @@ std::string RenderEventLine(const pb::Event& event, const pb::Step* found,
   if (event.step_state() == pb::STEP_PENDING && event.retry_at_ms()) {
     status = options.utf8 ? "↻ Retrying" : "~ Retrying";
   }
+  if (throttled) status = options.utf8 ? "⏸ Throttled" : "| Throttled";
   const std::size_t status_at = line.size();
   absl::StrAppend(&line, status);
-  if (event.step_state() != pb::STEP_RUNNING && found && found->started_at_ms()) {
+  if (!throttled && event.step_state() != pb::STEP_RUNNING && found &&
+      found->started_at_ms()) {
     absl::StrAppend(&line, " (",
                     FormatDurationMs(std::max<int64_t>(
                         0, event.time_ms() - found->started_at_ms())),
@@ -458,6 +472,7 @@ nlohmann::json StatusJson(const pb::RunSnapshot& snapshot, int64_t now_ms) {
     s["type"] = step.type();
     s["provider"] = step.provider();
     s["state"] = StepStateWord(step.state());
+    s["throttled"] = step.throttled();
     s["batch"] = step.batch();
     s["attempt"] = step.attempt();
     s["max_attempts"] = step.max_attempts();

@@ -25,6 +25,9 @@ struct RenderOptions {
 
 // "✓ Completed", "⟳ Running"... ("v Completed", "> Running"... in ASCII).
 std::string StatusLabel(pb::StepState state, bool utf8);
+// A step's status as shown: StatusLabel, "↻ Retrying" while it waits to run
+// again, "⏸ Throttled" while an LLM step waits out a rate limit.
+std::string StepStatusLabel(const pb::Step& step, bool utf8);
 const char* StepStateWord(pb::StepState state);  // "completed"
 const char* RunStateWord(pb::RunState state);    // "succeeded"
 

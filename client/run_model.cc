@@ -45,7 +45,9 @@ bool RunModel::Apply(const pb::Event& event) {
           run->set_cost(run->cost() - step->cost() + event.cost());
           step->set_cost(event.cost());
         }
-        step->set_progress(event.progress());
+        if (!event.progress().empty()) step->set_progress(event.progress());
+        step->set_throttled(event.throttled());
+        if (!event.message().empty()) step->set_message(event.message());
         break;
       }
       pb::StepState state = event.step_state();

@@ -1,12 +1,15 @@
 # The RPC layer: generated API, daemon, client.
 find_package(Protobuf REQUIRED)
 find_package(gRPC CONFIG REQUIRED)
+find_package(CURL REQUIRED)
 
 add_subdirectory(proto)
 
 add_library(aetherflow_daemon STATIC
   daemon/checkin_call.cc
   daemon/engine.cc
+  daemon/llm_runner.cc
+  daemon/llm_steps.cc
   daemon/log.cc
   daemon/process_runner.cc
   daemon/scheduler.cc
@@ -16,7 +19,7 @@ add_library(aetherflow_daemon STATIC
 target_link_libraries(aetherflow_daemon PUBLIC
   aetherflow_common aetherflow_proto gRPC::grpc++_reflection
   PkgConfig::SQLITE3 PkgConfig::SYSTEMD absl::synchronization absl::time
-  absl::flat_hash_map Threads::Threads)
+  absl::flat_hash_map Threads::Threads CURL::libcurl)
 
 add_executable(aetherflowd daemon/main.cc)
 target_link_libraries(aetherflowd PRIVATE aetherflow_daemon CLI11::CLI11)

@@ -51,6 +51,9 @@ struct Plan {
   std::vector<Step> steps;
   std::optional<int> max_parallel;
   bool fail_fast = false;
+  // `budget`: no new LLM step starts once the run would exceed it.
+  std::optional<double> budget_cost;     // USD
+  std::optional<int64_t> budget_tokens;
   // `checkin.schedule` (ms offsets, SPEC §6); empty: the default.
   std::vector<int64_t> checkin_schedule;
   // Indices into `steps` of each step's dependencies, in the order written.

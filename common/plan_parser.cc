@@ -430,7 +430,24 @@ class PlanChecker {
           AddProblem(key, "expected true or false");
         }
       } else if (key == "budget") {
-        if (!v.is_object()) AddProblem(key, "expected an object");
+        if (!v.is_object()) {
+          AddProblem(key, "expected an object");
+        } else {
+          for (auto b = v.begin(); b != v.end(); ++b) {
+            if (b.key() == "cost" && b.value().is_number() && b.value().get<double>() >= 0) {
+              plan.budget_cost = b.value().get<double>();
+            } else if (b.key() == "tokens" && b.value().is_number_integer() &&
+                       b.value().get<int64_t>() >= 0) {
+              plan.budget_tokens = b.value().get<int64_t>();
+            } else if (b.key() == "cost" || b.key() == "tokens") {
+              AddProblem("budget." + b.key(), b.key() == "cost"
+                                                  ? "expected a number of USD >= 0"
+                                                  : "expected a whole number of tokens >= 0");
+            } else {
+              unknown_fields_.push_back(FieldName("budget." + b.key()));
+            }
+          }
+        }
       } else if (key == "checkin") {
         // {"schedule": "30s,90s,300s"} or {"schedule": ["30s", "90s", "300s"]}
         const Json* schedule = v.is_object() && v.contains("schedule") ? &v["schedule"] : nullptr;

@@ -18,11 +18,15 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/config.h"
 #include "common/control_line.h"
+#include "common/llm.h"
 #include "common/log_analysis.h"
 #include "common/plan_parser.h"
 #include "common/secrets.h"
 #include "common/status_macros.h"
+#include "daemon/llm_runner.h"
+#include "daemon/llm_steps.h"
 #include "daemon/log.h"
 #include "daemon/scheduler.h"
 #include "nlohmann/json.hpp"
@@ -76,23 +80,6 @@ bool IsFinalProto(pb::RunState state) {
   return state != pb::RUN_QUEUED && state != pb::RUN_RUNNING;
 }
 
-// The steps a plan with LLM steps needs; refused until LLM steps land.
-absl::Status RefuseLlmSteps(const Plan& plan, const std::string& path) {
-  std::vector<std::string> ids;
-  for (const Step& step : plan.steps) {
-    if (!step.is_command()) ids.push_back(step.id);
-  }
-  if (ids.empty()) return absl::OkStatus();
-  std::string list;
-  for (std::size_t i = 0; i < ids.size() && i < 5; ++i) {
-    absl::StrAppend(&list, i ? ", " : "", ids[i]);
-  }
-  if (ids.size() > 5) absl::StrAppend(&list, " and ", ids.size() - 5, " more");
-  return absl::UnimplementedError(absl::StrCat(
-      path, ": LLM steps are not available yet in this version of aetherflowd "
-      "(steps without \"run\": ", list,
-      "); `aetherflow submit --dry-run` validates the plan"));
-}
 
 }  // namespace
 
@@ -112,6 +99,24 @@ struct ActiveRun {
   std::set<int> dirty_steps;
   bool dirty = false;
   bool started = false;
+  // LLM budget: estimates of the steps in flight, and whether it ran out.
+  int64_t reserved_tokens = 0;
+  double reserved_cost = 0;
+  bool budget_exhausted = false;
+};
+
+// One LLM step attempt: its request, sent again after a retryable answer.
+struct LlmCall {
+  std::string run_id;
+  int index = 0;
+  std::string provider;
+  LlmRequest request;
+  int http_attempt = 0;       // sends so far
+  int64_t reserved_tokens = 0;
+  double reserved_cost = 0;
+  bool sent = false;          // holds one of the provider's slots
+  bool in_runner = false;     // a request is out (else waiting to retry)
+  std::vector<std::string> files;  // output paths it writes (locked while sent)
 };
 
 class Engine::Impl {
@@ -120,6 +125,7 @@ class Engine::Impl {
        std::unique_ptr<ProcessRunner> runner)
       : options_(std::move(options)), store_(store), hub_(hub),
         runner_(std::move(runner)) {
+    llm_ = std::make_unique<LlmRunner>([this] { runner_->Wakeup(); });
     if (options_.max_parallel <= 0) {
       // As ninja's default -j: steps often wait on I/O or a remote API.
       options_.max_parallel =
@@ -161,12 +167,34 @@ class Engine::Impl {
   }
 
   StateStore* store() { return store_; }
+  const Config& config() const { return options_.config; }
+  // Engine thread. Providers with calls in flight keep their old entry
+  // until those end.
+  void SetConfig(Config config) {
+    for (const auto& [key, call] : llm_calls_) {
+      if (!config.providers.count(call.provider)) {
+        config.providers[call.provider] = options_.config.providers.at(call.provider);
+      }
+    }
+    options_.config = std::move(config);
+    LogInfo(absl::StrCat("configuration reloaded from ", options_.config.source));
+  }
+  const std::function<std::optional<std::string>(const std::string&)>& getenv() const {
+    return options_.getenv;
+  }
 
  private:
   void Loop();
   void HandleRunnerEvent(const RunnerEvent& event, int64_t now);
   void Dispatch(int64_t now);
   void StartStep(ActiveRun* run, int index, int64_t now);
+  void StartLlmStep(ActiveRun* run, int index, int64_t now);
+  void SendLlm(int64_t key, int64_t now);
+  bool TryAdmit(int64_t key, int64_t now);
+  void AdmitWaiting(int64_t now);
+  void HandleLlmResponse(const LlmResponse& response, int64_t now);
+  void FinishLlmStep(int64_t key, AttemptResult result, int64_t now);
+  void StopStep(ActiveRun* run, int index);
   void Apply(ActiveRun* run, const Update& update, int64_t now);
   void SetStepState(ActiveRun* run, int index, StepState state, int64_t now,
                     const std::string& message);
@@ -191,6 +219,7 @@ class Engine::Impl {
   StateStore* store_;
   EventHub* hub_;
   std::unique_ptr<ProcessRunner> runner_;
+  std::unique_ptr<LlmRunner> llm_;
   std::thread thread_;
 
   std::mutex mu_;
@@ -214,6 +243,13 @@ class Engine::Impl {
   std::vector<std::string> finished_runs_;
   bool commit_failing_ = false;
   int64_t last_commit_ms_ = 0;
+
+  // LLM steps (engine thread only).
+  std::unordered_map<int64_t, LlmCall> llm_calls_;             // by key
+  std::map<std::string, int> provider_in_flight_;               // by provider
+  std::deque<int64_t> llm_waiting_;  // calls waiting for a slot or their files
+  std::map<std::string, int64_t> files_written_;  // output path -> call key
+  std::multimap<int64_t, int64_t> llm_retries_;                 // due ms -> key
 };
 
 absl::Status Engine::Impl::Recover() {
@@ -389,6 +425,10 @@ void Engine::Impl::Apply(ActiveRun* run, const Update& update, int64_t now) {
                                 (t.retry_at_ms - now) / 1000.0);
     } else if (t.state == StepState::kSkipped) {
       message = "a dependency did not complete";
+    } else if (t.state == StepState::kCancelled && run->budget_exhausted) {
+      // Steps the budget leaves unstarted are skipped, not cancelled.
+      SetStepState(run, t.step, StepState::kSkipped, now, "budget exhausted");
+      continue;
     } else if (t.state == StepState::kCancelled) {
       message = run->run.reason().empty() ? "cancelled" : run->run.reason();
     } else if (t.state == StepState::kFailed) {
@@ -397,8 +437,21 @@ void Engine::Impl::Apply(ActiveRun* run, const Update& update, int64_t now) {
     SetStepState(run, t.step, t.state, now, message);
     if (t.state == StepState::kPending) step.set_retry_at_ms(t.retry_at_ms);
   }
-  for (int index : update.to_kill) {
-    if (run->keys[index]) runner_->Terminate(run->keys[index], options_.kill_grace_ms);
+  for (int index : update.to_kill) StopStep(run, index);
+}
+
+void Engine::Impl::StopStep(ActiveRun* run, int index) {
+  int64_t key = run->keys[index];
+  if (!key) return;
+  if (llm_calls_.count(key)) {
+    if (llm_calls_.at(key).in_runner) {
+      llm_->Cancel(key);  // it answers "cancelled"
+    } else {
+      // Waiting for a slot or for its retry: nothing is out to cancel.
+      FinishLlmStep(key, AttemptResult::kCancelled, NowMs());
+    }
+  } else {
+    runner_->Terminate(key, options_.kill_grace_ms);
   }
 }
 
@@ -406,6 +459,10 @@ void Engine::Impl::MaybeFinishRun(ActiveRun* run, int64_t now) {
   if (IsFinalProto(run->run.state()) || !run->scheduler->done()) return;
   RunState result = run->scheduler->result();
   std::string reason;
+  if (run->budget_exhausted && result != RunState::kFailed) {
+    SetRunState(run, pb::RUN_FAILED, now, "budget exhausted");
+    return;
+  }
   if (result == RunState::kFailed) {
     std::vector<std::string> failed;
     for (const pb::Step& step : run->steps) {
@@ -421,6 +478,7 @@ void Engine::Impl::MaybeFinishRun(ActiveRun* run, int64_t now) {
 
 void Engine::Impl::StartStep(ActiveRun* run, int index, int64_t now) {
   const Step& spec = run->plan.steps[index];
+  if (!spec.is_command()) return StartLlmStep(run, index, now);
   pb::Step& step = run->steps[index];
   SetStepState(run, index, StepState::kRunning, now, "");
   LaunchSpec launch;
@@ -467,6 +525,219 @@ void Engine::Impl::StartStep(ActiveRun* run, int index, int64_t now) {
   run->processes[index] = *process;  // committed with the step's row
   processes_[launch.key] = {run, index};
   ++running_total_;
+}
+
+// --- LLM steps ---
+
+void Engine::Impl::StartLlmStep(ActiveRun* run, int index, int64_t now) {
+  const Step& spec = run->plan.steps[index];
+  pb::Step& step = run->steps[index];
+  auto fail = [&](const std::string& why) {
+    SetStepState(run, index, StepState::kRunning, now, "");
+    step.set_message(why);
+    Apply(run, run->scheduler->StepFinished(index, AttemptResult::kFailed, now), now);
+    MaybeFinishRun(run, now);
+  };
+  auto provider_it = options_.config.providers.find(step.provider());
+  if (provider_it == options_.config.providers.end()) {
+    return fail(absl::StrCat("unknown provider \"", step.provider(), "\""));
+  }
+  const ProviderConfig& provider = provider_it->second;
+  // The budget: this step's estimate is reserved before it starts.
+  int64_t est_tokens = spec.estimated_tokens.value_or(0);
+  std::optional<double> est_cost = EstimateCost(est_tokens, provider);
+  const pb::Run& r = run->run;
+  bool over_tokens = run->plan.budget_tokens &&
+                     r.tokens() + run->reserved_tokens + est_tokens > *run->plan.budget_tokens;
+  bool over_cost = run->plan.budget_cost && est_cost &&
+                   r.cost() + run->reserved_cost + *est_cost > *run->plan.budget_cost;
+  if (over_tokens || over_cost) {
+    run->budget_exhausted = true;
+    run->run.set_reason("budget exhausted");
+    Apply(run, run->scheduler->StepFinished(index, AttemptResult::kCancelled, now), now);
+    Update rest = run->scheduler->Cancel();
+    rest.to_kill.clear();  // what is in flight finishes: it is paid for
+    Apply(run, rest, now);
+    LogInfo(absl::StrCat("run ", r.id(), ": budget exhausted"));
+    MaybeFinishRun(run, now);
+    return;
+  }
+  absl::StatusOr<std::string> api_key = ProviderKey(provider, options_.getenv);
+  if (!api_key.ok()) return fail(std::string(api_key.status().message()));
+  int64_t key = ++next_key_;
+  std::filesystem::path cwd = spec.cwd.empty()
+                                  ? std::filesystem::path(r.cwd())
+                                  : std::filesystem::path(r.cwd()) / spec.cwd;
+  absl::StatusOr<LlmRequest> request =
+      PrepareLlmRequest(spec, spec.dependencies, cwd.lexically_normal().string(),
+                        r.output_dir(), provider, *api_key, key);
+  if (!request.ok()) return fail(std::string(request.status().message()));
+  LlmCall call;
+  call.run_id = r.id();
+  call.index = index;
+  call.provider = step.provider();
+  call.request = std::move(*request);
+  call.reserved_tokens = est_tokens;
+  call.reserved_cost = est_cost.value_or(0);
+  if (absl::StatusOr<PromptInputs> inputs = PromptInputsFromStep(spec); inputs.ok()) {
+    for (const PromptFile& file : inputs->files) {
+      if (file.input_only) continue;
+      if (absl::StatusOr<std::string> path = SafeJoin(r.output_dir(), file.path); path.ok()) {
+        call.files.push_back(*path);
+      }
+    }
+  }
+  run->reserved_tokens += call.reserved_tokens;
+  run->reserved_cost += call.reserved_cost;
+  run->keys[index] = key;
+  llm_calls_[key] = std::move(call);
+  if (!TryAdmit(key, now)) {
+    llm_waiting_.push_back(key);
+    step.set_message(absl::StrCat("waiting for a ", step.provider(), " slot"));
+    run->dirty_steps.insert(index);
+    touched_runs_.insert(r.id());
+  }
+}
+
+// Sends the call if its provider has a free slot and no step in flight
+// writes the same files (two steps never write one file at once).
+bool Engine::Impl::TryAdmit(int64_t key, int64_t now) {
+  LlmCall& call = llm_calls_.at(key);
+  const ProviderConfig& provider = options_.config.providers.at(call.provider);
+  if (provider_in_flight_[call.provider] >= provider.max_concurrency) return false;
+  for (const std::string& file : call.files) {
+    auto it = files_written_.find(file);
+    if (it != files_written_.end() && it->second != key) return false;
+  }
+  for (const std::string& file : call.files) files_written_[file] = key;
+  ++provider_in_flight_[call.provider];
+  call.sent = true;
+  ActiveRun* run = active_.at(call.run_id).get();
+  SetStepState(run, call.index, StepState::kRunning, now, "");
+  SendLlm(key, now);
+  return true;
+}
+
+void Engine::Impl::AdmitWaiting(int64_t now) {
+  std::deque<int64_t> still;
+  while (!llm_waiting_.empty()) {
+    int64_t key = llm_waiting_.front();
+    llm_waiting_.pop_front();
+    if (llm_calls_.count(key) && !TryAdmit(key, now)) still.push_back(key);
+  }
+  llm_waiting_.swap(still);
+}
+
+void Engine::Impl::SendLlm(int64_t key, int64_t now) {
+  LlmCall& call = llm_calls_.at(key);
+  ++call.http_attempt;
+  if (call.http_attempt > 1) {
+    ActiveRun* run = active_.at(call.run_id).get();
+    pb::Step& step = run->steps[call.index];
+    step.set_throttled(false);
+    pb::Event* event = NewEvent(run, pb::STEP_FIGURES, now);
+    event->set_step_id(step.id());
+    event->set_attempt(step.attempt());
+    event->set_throttled(false);
+    event->set_message(absl::StrCat("asking ", call.provider, " again (try ",
+                                    call.http_attempt, ")"));
+    run->dirty_steps.insert(call.index);
+  }
+  call.in_runner = true;
+  llm_->Start(call.request);
+}
+
+void Engine::Impl::HandleLlmResponse(const LlmResponse& response, int64_t now) {
+  auto it = llm_calls_.find(response.key);
+  if (it == llm_calls_.end()) return;
+  LlmCall& call = it->second;
+  call.in_runner = false;
+  ActiveRun* run = active_.at(call.run_id).get();
+  const Step& spec = run->plan.steps[call.index];
+  pb::Step& step = run->steps[call.index];
+  const ProviderConfig& provider = options_.config.providers.at(call.provider);
+  LlmOutcome outcome = ::aetherflow::HandleLlmResponse(
+      response, spec, run->run.output_dir(), provider, call.http_attempt, now);
+  switch (outcome.kind) {
+    case LlmOutcome::Kind::kRetry: {
+      int64_t delay = LlmBackoffMs(call.http_attempt, outcome.retry_after_ms);
+      llm_retries_.emplace(now + delay, response.key);
+      // Shown as the step's status, not a silent wait.
+      step.set_throttled(outcome.throttled);
+      std::string message = absl::StrFormat(
+          "%s; asking again in %.1fs", outcome.throttled
+                                           ? absl::StrCat("throttled by ", call.provider, " (429)")
+                                           : outcome.message,
+          delay / 1000.0);
+      pb::Event* event = NewEvent(run, pb::STEP_FIGURES, now);
+      event->set_step_id(step.id());
+      event->set_attempt(step.attempt());
+      event->set_throttled(outcome.throttled);
+      event->set_message(message);
+      run->dirty_steps.insert(call.index);
+      return;
+    }
+    case LlmOutcome::Kind::kSucceeded: {
+      pb::Run& r = run->run;
+      pb::Event* event = NewEvent(run, pb::STEP_FIGURES, now);
+      event->set_step_id(step.id());
+      event->set_attempt(step.attempt());
+      if (outcome.tokens) {
+        step.set_tokens(step.tokens() + *outcome.tokens);
+        r.set_tokens(r.tokens() + *outcome.tokens);
+        event->set_tokens(step.tokens());
+      }
+      if (outcome.cost) {
+        step.set_cost(step.cost() + *outcome.cost);
+        r.set_cost(r.cost() + *outcome.cost);
+        event->set_cost(step.cost());
+      }
+      run->dirty_steps.insert(call.index);
+      step.set_message("");
+      return FinishLlmStep(response.key, AttemptResult::kSucceeded, now);
+    }
+    case LlmOutcome::Kind::kFailed:
+      step.set_message(outcome.message);
+      return FinishLlmStep(response.key, AttemptResult::kFailed, now);
+    case LlmOutcome::Kind::kCancelled:
+      return FinishLlmStep(response.key, AttemptResult::kCancelled, now);
+  }
+}
+
+void Engine::Impl::FinishLlmStep(int64_t key, AttemptResult result, int64_t now) {
+  LlmCall call = std::move(llm_calls_.at(key));
+  llm_calls_.erase(key);
+  for (auto it = llm_retries_.begin(); it != llm_retries_.end();) {
+    it = it->second == key ? llm_retries_.erase(it) : std::next(it);
+  }
+  ActiveRun* run = active_.at(call.run_id).get();
+  run->reserved_tokens -= call.reserved_tokens;
+  run->reserved_cost -= call.reserved_cost;
+  run->keys[call.index] = 0;
+  pb::Step& step = run->steps[call.index];
+  step.set_throttled(false);
+  if (call.sent) {
+    --provider_in_flight_[call.provider];
+    for (const std::string& file : call.files) {
+      if (files_written_.count(file) && files_written_[file] == key) files_written_.erase(file);
+    }
+  }
+  if (result != AttemptResult::kSucceeded && run->timed_out[call.index]) {
+    result = AttemptResult::kTimedOut;
+    step.set_message(absl::StrCat("timed out after ",
+                                  *run->plan.steps[call.index].timeout_ms / 1000.0, "s"));
+  } else if (result != AttemptResult::kSucceeded && run->scheduler->cancelled()) {
+    result = AttemptResult::kCancelled;
+  }
+  run->timed_out[call.index] = false;
+  if (step.state() != pb::STEP_RUNNING) {
+    // Never sent (waiting for a slot): the scheduler still counts it
+    // running; show it as started so that it ends like the others.
+    SetStepState(run, call.index, StepState::kRunning, now, "");
+  }
+  Apply(run, run->scheduler->StepFinished(call.index, result, now), now);
+  MaybeFinishRun(run, now);
+  AdmitWaiting(now);
 }
 
 void Engine::Impl::Dispatch(int64_t now) {
@@ -626,6 +897,10 @@ void Engine::Impl::Loop() {
             std::clamp<int64_t>(*wake - now, 0, timeout_ms));
       }
     }
+    if (!llm_retries_.empty()) {
+      timeout_ms = static_cast<int>(
+          std::clamp<int64_t>(llm_retries_.begin()->first - now, 0, timeout_ms));
+    }
     if (commit_failing_) {
       timeout_ms = 1000;
     } else if (HasUncommitted()) {
@@ -646,12 +921,20 @@ void Engine::Impl::Loop() {
     }
     for (Command& command : commands) command.run();
     for (const RunnerEvent& event : events) HandleRunnerEvent(event, now);
+    for (const LlmResponse& response : llm_->TakeResponses()) {
+      HandleLlmResponse(response, now);
+    }
+    while (!llm_retries_.empty() && llm_retries_.begin()->first <= now) {
+      int64_t key = llm_retries_.begin()->second;
+      llm_retries_.erase(llm_retries_.begin());
+      if (llm_calls_.count(key)) SendLlm(key, now);
+    }
     if (stopping) break;
     for (auto& [id, run] : active_) {
       if (!run->scheduler) continue;
       for (int index : run->scheduler->Expired(now)) {
         run->timed_out[index] = true;
-        runner_->Terminate(run->keys[index], options_.kill_grace_ms);
+        StopStep(run.get(), index);
       }
     }
     if (!commit_failing_) Dispatch(now);
@@ -735,6 +1018,31 @@ absl::StatusOr<std::unique_ptr<ActiveRun>> Engine::Impl::Activate(
 }
 
 void Engine::Impl::DoSubmit(SubmitRequest request, Plan plan, SubmitCallback done) {
+  // LLM steps: a provider for each (by type through the routing table
+  // unless the step names one), with a key — refused now, not at 3 a.m.
+  std::vector<std::string> problems;
+  std::set<std::string> checked;
+  for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+    Step& step = plan.steps[i];
+    if (step.is_command()) continue;
+    absl::StatusOr<std::string> provider = RouteStep(options_.config, step);
+    if (!provider.ok()) {
+      problems.push_back(absl::StrCat(request.plan_path, ": steps[", i, "] (", step.id,
+                                      "): ", provider.status().message()));
+      continue;
+    }
+    step.provider = *provider;
+    if (!checked.insert(*provider).second) continue;
+    absl::StatusOr<std::string> key =
+        ProviderKey(options_.config.providers.at(*provider), options_.getenv);
+    if (!key.ok()) {
+      problems.push_back(absl::StrCat(request.plan_path, ": ", key.status().message()));
+    }
+  }
+  if (!problems.empty()) {
+    done(absl::InvalidArgumentError(absl::StrJoin(problems, "\n")));
+    return;
+  }
   int64_t now = NowMs();
   std::string id;
   do {
@@ -956,9 +1264,6 @@ void Engine::Submit(SubmitRequest request, SubmitCallback done) {
   if (absl::Status watch = CheckWatchSpecs(*plan, request.plan_path); !watch.ok()) {
     return done(watch);
   }
-  if (absl::Status llm = RefuseLlmSteps(*plan, request.plan_path); !llm.ok()) {
-    return done(llm);
-  }
   if (request.cwd.empty() || request.cwd[0] != '/') {
     return done(absl::InvalidArgumentError("cwd must be an absolute path"));
   }
@@ -995,6 +1300,14 @@ void Engine::Delete(std::vector<std::string> ids, int64_t finished_before_ms,
         impl->DoDelete(std::move(ids), finished_before_ms, done);
       },
       [done] { done({}, {"aetherflowd is stopping"}); });
+}
+
+void Engine::ReloadConfig(Config config) {
+  impl_->Post(
+      [impl = impl_.get(), config = std::move(config)]() mutable {
+        impl->SetConfig(std::move(config));
+      },
+      [] {});
 }
 
 std::string Engine::LogPath(const std::string& run_id,

@@ -12,6 +12,7 @@
 #include <string>
 
 #include "absl/status/statusor.h"
+#include "common/config.h"
 #include "daemon/event_hub.h"
 #include "daemon/process_runner.h"
 #include "daemon/state_store.h"
@@ -25,6 +26,9 @@ struct EngineOptions {
   int64_t retry_base_ms = 1000;   // first retry back-off
   int64_t retry_max_ms = 60'000;
   uint32_t uid = 0;            // owner of the runs (user daemon)
+  Config config = BuiltinConfig();  // providers, routing
+  // Where API keys come from (the daemon's environment); never stored.
+  std::function<std::optional<std::string>(const std::string&)> getenv;
 };
 
 struct SubmitRequest {
@@ -73,6 +77,10 @@ class Engine {
                          std::vector<std::string> errors)>;
   void Delete(std::vector<std::string> ids, int64_t finished_before_ms,
               DeleteCallback done);
+
+  // Replaces providers and routing for steps that start from now on
+  // (SIGHUP). Thread-safe.
+  void ReloadConfig(Config config);
 
   // Where a step's log is. Thread-safe.
   std::string LogPath(const std::string& run_id, const std::string& step_id) const;

@@ -14,6 +14,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
+#include "common/config.h"
 #include "common/paths.h"
 #include "daemon/engine.h"
 #include "daemon/event_hub.h"
@@ -106,6 +107,23 @@ int main(int argc, char** argv) {
   }
   ::unlink(socket_path.c_str());  // stale, from a daemon that died
 
+  // Configuration: --config, else the user's (or, for root with the system
+  // socket, /etc/aetherflow/aetherflowd.toml) when it exists, else built-ins.
+  bool explicit_config = !config.empty();
+  if (!explicit_config) {
+    config = aetherflow::DefaultConfigPath(::getuid() == 0 &&
+                                           socket_path.rfind("/run/aetherflow/", 0) == 0);
+  }
+  auto load_config = [&]() -> absl::StatusOr<aetherflow::Config> {
+    absl::StatusOr<aetherflow::Config> loaded = aetherflow::LoadConfigFile(config);
+    if (!loaded.ok() && absl::IsNotFound(loaded.status()) && !explicit_config) {
+      return aetherflow::BuiltinConfig();
+    }
+    return loaded;
+  };
+  absl::StatusOr<aetherflow::Config> loaded_config = load_config();
+  if (!loaded_config.ok()) return Fail(std::string(loaded_config.status().message()));
+
   auto store = aetherflow::StateStore::Open(state_dir + "/aetherflow.db");
   if (!store.ok()) return Fail(store.status().ToString());
   aetherflow::EventHub hub;
@@ -114,6 +132,12 @@ int main(int argc, char** argv) {
   options.max_parallel = max_parallel;
   options.kill_grace_ms = kill_grace_ms;
   options.uid = ::getuid();
+  if (max_parallel == 0) options.max_parallel = loaded_config->max_parallel;
+  options.config = *loaded_config;
+  options.getenv = [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    return value ? std::optional<std::string>(value) : std::nullopt;
+  };
   auto engine = aetherflow::Engine::Start(options, store->get(), &hub,
                                           aetherflow::NewPosixProcessRunner());
   if (!engine.ok()) return Fail(engine.status().ToString());
@@ -122,14 +146,23 @@ int main(int argc, char** argv) {
   auto server = aetherflow::Server::Start(server_options, engine->get(),
                                           store->get(), &hub);
   if (!server.ok()) return Fail(server.status().ToString());
-  LogInfo(absl::StrCat("listening on ", socket_path, ", state in ", state_dir));
+  LogInfo(absl::StrCat("listening on ", socket_path, ", state in ", state_dir,
+                       ", configuration ", loaded_config->source));
   sd_notify(0, "READY=1");
 
   while (true) {
     int signal = 0;
     sigwait(&signals, &signal);
     if (signal == SIGHUP) {
-      LogInfo("SIGHUP: nothing to reload yet");
+      sd_notify(0, "RELOADING=1");
+      absl::StatusOr<aetherflow::Config> reloaded = load_config();
+      if (reloaded.ok()) {
+        (*engine)->ReloadConfig(*reloaded);
+      } else {
+        LogError(absl::StrCat("SIGHUP: keeping the old configuration: ",
+                              reloaded.status().message()));
+      }
+      sd_notify(0, "READY=1");
       continue;
     }
     LogInfo(absl::StrCat("received ", strsignal(signal), ", stopping"));

@@ -91,12 +91,13 @@ void DaemonTest::TearDown() {
   else std::fprintf(stderr, "test files kept in %s\n", dir_.c_str());
 }
 
-void DaemonTest::StartDaemon(std::vector<std::string> extra_args) {
+void DaemonTest::StartDaemon(std::vector<std::string> extra_args,
+                             std::map<std::string, std::string> extra_env) {
   std::vector<std::string> argv = {BinDir() + "/aetherflowd", "--socket", socket_,
                                    "--state-dir", state_dir_, "--kill-grace-ms",
                                    "500"};
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
-  daemon_pid_ = Spawn(argv, Environment({}), "", dir_ + "/daemon.out",
+  daemon_pid_ = Spawn(argv, Environment(extra_env), "", dir_ + "/daemon.out",
                       dir_ + "/daemon.err." + std::to_string(::time(nullptr)));
   ASSERT_GT(daemon_pid_, 0);
   for (int i = 0; i < 1000 && !SocketAnswers(socket_); ++i) {

@@ -27,7 +27,8 @@ class DaemonTest : public ::testing::Test {
   void TearDown() override;
 
   // Starts aetherflowd (waits until its socket answers).
-  void StartDaemon(std::vector<std::string> extra_args = {});
+  void StartDaemon(std::vector<std::string> extra_args = {},
+                   std::map<std::string, std::string> extra_env = {});
   // Sends `signal` and reaps the daemon.
   void StopDaemon(int signal = SIGTERM);
 

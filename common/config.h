@@ -1,0 +1,125 @@
+// The daemon's configuration (SPEC §3a): a TOML file over built-in defaults.
+// Every key has a default, so no file is needed; a file overrides only what
+// it names. Pure except LoadConfigFile, DefaultConfigPath (environment) and
+// ProviderKey (reads api_key_file). No function throws.
+#ifndef AETHERFLOW_COMMON_CONFIG_H_
+#define AETHERFLOW_COMMON_CONFIG_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/plan.h"
+
+namespace aetherflow {
+
+// Config files larger than this are refused (LoadConfigFile).
+inline constexpr std::size_t kMaxConfigBytes = 1024 * 1024;
+
+// One OpenAI-compatible endpoint. The request goes to
+// base_url + "/chat/completions" (base_url is kept without a trailing '/').
+struct ProviderConfig {
+  std::string name;
+  std::string base_url;
+  std::string model;
+  std::string api_key_env;   // environment variable holding the key
+  std::string api_key_file;  // else a file holding it (see ProviderKey)
+  // USD per million tokens; unset: unknown, so costs are unknown (never $0).
+  std::optional<double> price_input;
+  std::optional<double> price_cached_input;  // unset: price_input applies
+  std::optional<double> price_output;
+  int max_concurrency = 5;      // requests in flight to this provider
+  int64_t timeout_ms = 120000;  // per request
+  bool needs_key = true;        // false: no Authorization header (ollama)
+};
+
+struct Config {
+  int max_parallel = 0;  // [daemon] max_parallel; 0: not set (daemon default)
+  std::map<std::string, ProviderConfig> providers;  // by name
+  // Step type -> provider name; "default" for types without an entry.
+  std::map<std::string, std::string> routing;
+  // [checkin] schedule in ms offsets (see ParseSchedule in common/checkin.h).
+  std::vector<int64_t> checkin_schedule;
+  std::string source;  // the file it came from, or "built-in"
+};
+
+// The built-in configuration: providers deepseek, groq, gemini, mistral,
+// codestral, openai and ollama with their public base URLs, models, key
+// variables and list prices; routing analysis -> gemini, code_generation and
+// refactoring -> deepseek, patch -> codestral, default -> deepseek; check-ins
+// at 30 s, 90 s, then every 300 s. source is "built-in".
+Config BuiltinConfig();
+
+// BuiltinConfig() with what `toml_text` (the contents of `filename`, used in
+// messages and as Config::source) names overriding it.
+//
+//   [daemon]          max_parallel (integer > 0)
+//   [providers.NAME]  base_url, model, api_key_env, api_key_file (strings),
+//                     price_input, price_cached_input, price_output (numbers
+//                     >= 0), max_concurrency (integer >= 1), timeout ("120s"
+//                     or a number of seconds, > 0), needs_key (bool)
+//   [routing]         TYPE = "provider" (a built-in or configured provider)
+//   [checkin]         schedule = ["30s", "90s", "300s"] or "30s,90s,300s"
+//                     (numbers are seconds)
+//
+// NAME matches [a-z0-9_-]+. A provider that is not built in needs base_url
+// and model; its api_key_env defaults to NAME in upper case with '-' -> '_'
+// plus "_API_KEY" ("my-llm" -> MY_LLM_API_KEY) and its prices are unknown
+// unless given. base_url must start with http:// or https://.
+//
+// On failure returns InvalidArgumentError listing EVERY problem, one per
+// line in file order, each `FILE:LINE:COL: KEY.PATH: problem`, e.g.
+//   config.toml:7:1: providers.deepseek.prise_input: unknown key (did you
+//       mean "price_input"?)
+//   config.toml:3:16: daemon.max_parallel: expected an integer > 0, got 0
+// A TOML syntax error is reported alone as `FILE:LINE:COL: description`.
+absl::StatusOr<Config> ParseConfig(std::string_view toml_text,
+                                   std::string_view filename);
+
+// Reads and parses `path`. NotFoundError when it does not exist (the caller
+// decides whether that is fine: the default path usually is optional, an
+// explicit --config is not); other read errors with their errno; files over
+// kMaxConfigBytes refused; else ParseConfig(contents, path).
+absl::StatusOr<Config> LoadConfigFile(const std::string& path);
+
+// system: /etc/aetherflow/aetherflowd.toml. Otherwise
+// $XDG_CONFIG_HOME/aetherflow/config.toml when XDG_CONFIG_HOME is an
+// absolute path, else ~/.config/aetherflow/config.toml.
+std::string DefaultConfigPath(bool system);
+
+// The provider that runs the LLM step `step` (a step without `run`):
+// step.provider when set (the explicit `provider`, else `context.provider`),
+// else routing[step.type], else routing["default"]. Step types with no
+// routing entry (testing, documentation...) go to the default.
+// InvalidArgumentError `unknown provider "x" (configured: a, b...)` when the
+// chosen name is not in config.providers, or when `step` is a command step.
+absl::StatusOr<std::string> RouteStep(const Config& config, const Step& step);
+
+// The environment as ProviderKey sees it: the value of a variable, or
+// nullopt when unset. Production code passes a wrapper around getenv.
+using GetenvFn = std::function<std::optional<std::string>(const std::string&)>;
+
+// The API key of `provider`: "" when !needs_key; else the value of
+// api_key_env (through `getenv`) when set and non-empty; else the contents
+// of api_key_file. Surrounding whitespace is trimmed.
+//
+// api_key_file must be a regular file of at most 64 KiB that others cannot
+// read (mode & 0004 == 0, as ssh demands of private keys; group-readable is
+// allowed for a system service's `root:aetherflow 0640`).
+//
+// FailedPreconditionError when there is no key, e.g. `provider deepseek has
+// no API key: set DEEPSEEK_API_KEY or api_key_file in the config`, when the
+// file cannot be read or is readable by others, or when the key holds
+// control characters (it goes into an HTTP header). The key's text never
+// appears in any message.
+absl::StatusOr<std::string> ProviderKey(const ProviderConfig& provider,
+                                        const GetenvFn& getenv);
+
+}  // namespace aetherflow
+
+#endif  // AETHERFLOW_COMMON_CONFIG_H_

@@ -1,0 +1,154 @@
+#include "daemon/llm_steps.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "common/llm.h"
+
+namespace aetherflow {
+namespace {
+
+constexpr std::size_t kMaxInputBytes = 200 * 1024;
+
+// The file's text, at most kMaxInputBytes; nullopt when it does not exist.
+std::optional<std::string> ReadSmall(const std::filesystem::path& path) {
+  std::error_code error;
+  if (!std::filesystem::is_regular_file(path, error)) return std::nullopt;
+  std::ifstream in(path, std::ios::binary);
+  std::string text(kMaxInputBytes, '\0');
+  in.read(text.data(), static_cast<std::streamsize>(text.size()));
+  text.resize(static_cast<std::size_t>(in.gcount()));
+  return text;
+}
+
+// Writes `content` to `path` atomically (tmp + rename), creating folders.
+absl::Status WriteFile(const std::string& path, const std::string& content) {
+  std::error_code error;
+  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), error);
+  if (error) return absl::InternalError(absl::StrCat("cannot create folder for ", path, ": ", error.message()));
+  std::string tmp = path + ".aetherflow-tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << content;
+    if (!out.good()) return absl::InternalError(absl::StrCat("cannot write ", path));
+  }
+  std::filesystem::rename(tmp, path, error);
+  if (error) return absl::InternalError(absl::StrCat("cannot write ", path, ": ", error.message()));
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<LlmRequest> PrepareLlmRequest(const Step& step,
+                                             const std::vector<std::string>& dependencies,
+                                             const std::string& cwd,
+                                             const std::string& output_dir,
+                                             const ProviderConfig& provider,
+                                             const std::string& api_key, int64_t key) {
+  absl::StatusOr<PromptInputs> inputs = PromptInputsFromStep(step);
+  if (!inputs.ok()) return inputs.status();
+  for (PromptFile& file : inputs->files) {
+    // Files the step writes may not exist yet; inputs may have been made by
+    // an earlier step in the output folder.
+    std::optional<std::string> text = ReadSmall(std::filesystem::path(cwd) / file.path);
+    if (!text) {
+      absl::StatusOr<std::string> in_output = SafeJoin(output_dir, file.path);
+      if (in_output.ok()) text = ReadSmall(*in_output);
+    }
+    if (text) file.content = std::move(*text);
+  }
+  for (const std::string& dep : dependencies) {
+    if (std::optional<std::string> answer = ReadSmall(output_dir + "/" + dep + ".md")) {
+      inputs->dependency_outputs.emplace_back(dep, std::move(*answer));
+    }
+  }
+  LlmRequest request;
+  request.key = key;
+  std::string base = provider.base_url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  request.url = base + "/chat/completions";
+  request.api_key = api_key;
+  request.body = BuildChatRequest(provider.model, BuildPrompt(*inputs));
+  request.timeout_ms = provider.timeout_ms;
+  return request;
+}
+
+LlmOutcome HandleLlmResponse(const LlmResponse& response, const Step& step,
+                             const std::string& output_dir,
+                             const ProviderConfig& provider, int http_attempt,
+                             int64_t now_ms) {
+  LlmOutcome outcome;
+  if (response.cancelled) {
+    outcome.kind = LlmOutcome::Kind::kCancelled;
+    outcome.message = "cancelled";
+    return outcome;
+  }
+  bool ok_status = response.http_status >= 200 && response.http_status < 300;
+  if (!ok_status) {
+    std::string why;
+    if (response.http_status == 0) {
+      why = absl::StrCat(provider.name, ": ", response.error);
+    } else {
+      absl::StatusOr<Completion> error = ParseCompletion(response.body);
+      why = absl::StrCat(provider.name, " answered ", response.http_status,
+                         error.ok() ? "" : absl::StrCat(": ", error.status().message()));
+    }
+    if (IsRetryableHttpStatus(response.http_status) && http_attempt < kMaxHttpAttempts) {
+      outcome.kind = LlmOutcome::Kind::kRetry;
+      outcome.throttled = response.http_status == 429;
+      outcome.retry_after_ms = ParseRetryAfterMs(response.retry_after, now_ms);
+      outcome.message = why;
+      return outcome;
+    }
+    outcome.kind = LlmOutcome::Kind::kFailed;
+    outcome.message = http_attempt >= kMaxHttpAttempts
+                          ? absl::StrCat(why, " (gave up after ", http_attempt, " tries)")
+                          : why;
+    return outcome;
+  }
+  absl::StatusOr<Completion> completion = ParseCompletion(response.body);
+  if (!completion.ok()) {
+    outcome.kind = LlmOutcome::Kind::kFailed;
+    outcome.message = absl::StrCat(provider.name, ": ", completion.status().message());
+    return outcome;
+  }
+  if (completion->usage_reported) {
+    outcome.tokens = completion->usage.prompt_tokens + completion->usage.completion_tokens;
+    outcome.cost = ComputeCost(completion->usage, provider);
+  }  // else both unknown: never a made-up zero
+  absl::Status written = WriteFile(output_dir + "/" + step.id + ".md", completion->text);
+  absl::StatusOr<PromptInputs> inputs = PromptInputsFromStep(step);
+  std::vector<std::string> files;
+  if (inputs.ok()) {
+    for (const PromptFile& file : inputs->files) {
+      if (!file.input_only) files.push_back(file.path);
+    }
+  }
+  absl::StatusOr<std::vector<FileWrite>> writes =
+      AssignCodeBlocks(ExtractCodeBlocks(completion->text), files);
+  if (written.ok() && writes.ok()) {
+    for (const FileWrite& write : *writes) {
+      absl::StatusOr<std::string> path = SafeJoin(output_dir, write.path);
+      if (!path.ok()) {
+        written = path.status();
+        break;
+      }
+      written = WriteFile(*path, write.content);
+      if (!written.ok()) break;
+    }
+  } else if (written.ok()) {
+    written = writes.status();
+  }
+  if (!written.ok()) {
+    outcome.kind = LlmOutcome::Kind::kFailed;
+    outcome.message = std::string(written.message());
+    return outcome;
+  }
+  outcome.kind = LlmOutcome::Kind::kSucceeded;
+  return outcome;
+}
+
+}  // namespace aetherflow

@@ -1,0 +1,52 @@
+// LLM steps between the engine and the HTTP edge: preparing a step's
+// request (prompt from its description, criteria, files and its
+// dependencies' outputs) and turning an answer into outputs (the answer in
+// <output>/<step>.md, fenced code blocks in the step's context.files,
+// inside the output directory only) and figures (tokens, cost).
+#ifndef AETHERFLOW_DAEMON_LLM_STEPS_H_
+#define AETHERFLOW_DAEMON_LLM_STEPS_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "common/config.h"
+#include "common/plan.h"
+#include "daemon/llm_runner.h"
+
+namespace aetherflow {
+
+// Builds the request for `step`: reads the context files and input files
+// that exist under `cwd`, and the answers of `dependencies` from
+// `output_dir`. Errors: a prompt that cannot be built (bad context).
+absl::StatusOr<LlmRequest> PrepareLlmRequest(const Step& step,
+                                             const std::vector<std::string>& dependencies,
+                                             const std::string& cwd,
+                                             const std::string& output_dir,
+                                             const ProviderConfig& provider,
+                                             const std::string& api_key, int64_t key);
+
+// What one answer means for its step.
+struct LlmOutcome {
+  enum class Kind { kSucceeded, kRetry, kFailed, kCancelled } kind = Kind::kFailed;
+  std::string message;                  // for the step (no secrets)
+  std::optional<int64_t> tokens;        // prompt + completion
+  std::optional<double> cost;           // USD; unknown without prices
+  std::optional<int64_t> retry_after_ms;
+  bool throttled = false;               // a 429
+};
+
+// Interprets `response` for `step` (attempt `http_attempt` of this step
+// attempt, 1-based; retries stop after kMaxHttpAttempts). On success writes
+// the outputs; a failure to write them fails the step.
+inline constexpr int kMaxHttpAttempts = 6;
+LlmOutcome HandleLlmResponse(const LlmResponse& response, const Step& step,
+                             const std::string& output_dir,
+                             const ProviderConfig& provider, int http_attempt,
+                             int64_t now_ms);
+
+}  // namespace aetherflow
+
+#endif  // AETHERFLOW_DAEMON_LLM_STEPS_H_
