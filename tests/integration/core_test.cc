@@ -156,7 +156,7 @@ TEST_F(CoreTest, DeadDaemonIsExitThreeWithAClearMessage) {
   EXPECT_EQ(CountLines(r.err), 1) << "one line: " << r.err;
 }
 
-TEST_F(CoreTest, OriginalToolPlansDryRunAndLlmStepsAreRefusedClearly) {
+TEST_F(CoreTest, OriginalToolPlansDryRunAndNeedAProviderKeyToRun) {
   int plans = 0;
   for (const auto& entry :
        std::filesystem::directory_iterator(DataDir() + "/plans/original")) {
@@ -169,12 +169,15 @@ TEST_F(CoreTest, OriginalToolPlansDryRunAndLlmStepsAreRefusedClearly) {
   CliResult dry = Cli({"submit", "--dry-run", DataDir() + "/plans/original_format.json"});
   EXPECT_EQ(dry.exit_code, 0);
   EXPECT_NE(dry.out.find("7 steps in 6 batches"), std::string::npos) << dry.out;
-  EXPECT_NE(dry.out.find("Batch 4/6 (2): step_4, step_5"), std::string::npos) << dry.out;
+  EXPECT_NE(dry.out.find("Batch 4/6 (2): step_4 (codestral), step_5 (deepseek)"),
+            std::string::npos) << dry.out;
   EXPECT_NE(dry.out.find("14,500"), std::string::npos) << "estimated tokens: " << dry.out;
 
+  // This daemon has no provider keys: refused at submit, naming the
+  // variable to set, and nothing stored.
   CliResult submit = Cli({"submit", DataDir() + "/plans/original_format.json"});
   EXPECT_EQ(submit.exit_code, 2);
-  EXPECT_NE(submit.err.find("LLM steps are not available yet"), std::string::npos)
+  EXPECT_NE(submit.err.find("has no API key: set DEEPSEEK_API_KEY"), std::string::npos)
       << submit.err;
   EXPECT_EQ(CountRows("runs"), 0);
 }

@@ -40,6 +40,10 @@ std::vector<std::string> Environment(const std::map<std::string, std::string>& e
     if (eq != std::string::npos) env[entry.substr(0, eq)] = entry.substr(eq + 1);
   }
   env.erase("AETHERFLOW_SOCKET");
+  // Provider keys of the machine running the tests must not reach them.
+  for (auto it = env.begin(); it != env.end();) {
+    it = it->first.find("API_KEY") != std::string::npos ? env.erase(it) : std::next(it);
+  }
   env.erase("AETHERFLOW_STATE_DIR");
   if (!autostart) env["AETHERFLOW_NO_AUTOSTART"] = "1";
   env["NO_COLOR"] = "1";
