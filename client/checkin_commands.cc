@@ -15,6 +15,7 @@
 #include <thread>
 
 #include "absl/strings/str_cat.h"
+#include "client/cli_util.h"
 #include "client/commands.h"
 #include "client/connection.h"
 #include "common/checkin.h"
@@ -160,15 +161,10 @@ int CmdPoll(const GlobalOptions& global, const std::string& run,
   }
   std::optional<std::vector<int64_t>> schedule = Schedule(schedule_text);
   if (!schedule) return kExitUsage;
-  const char* no_autostart = std::getenv("AETHERFLOW_NO_AUTOSTART");
-  absl::StatusOr<std::unique_ptr<Connection>> connection = Connection::Open(
-      global.socket, !global.socket_given && !(no_autostart && std::string(no_autostart) == "1"));
-  if (!connection.ok()) {
-    std::fprintf(stderr, "aetherflow: %s\n", std::string(connection.status().message()).c_str());
-    return kExitUnreachable;
-  }
+  std::unique_ptr<Connection> connection = ConnectOrExplain(global);
+  if (!connection) return kExitUnreachable;
   int exit_code = kExitFailed;
-  std::optional<std::string> id = Resolve(global, connection->get(), run, &exit_code);
+  std::optional<std::string> id = Resolve(global, connection.get(), run, &exit_code);
   if (!id) return exit_code;
   pb::CheckInRequest request;
   request.set_run_id(*id);
@@ -176,7 +172,7 @@ int CmdPoll(const GlobalOptions& global, const std::string& run,
   request.set_wait_ms(*wait_ms);
   for (int64_t entry : *schedule) request.add_schedule_ms(entry);
   pb::CheckInResponse response;
-  grpc::Status status = CallCheckIn(connection->get(), request, &response, std::chrono::seconds(0));
+  grpc::Status status = CallCheckIn(connection.get(), request, &response, std::chrono::seconds(0));
   if (!status.ok()) {
     std::fprintf(stderr, "%s\n", DescribeError(status, global.socket).c_str());
     return ExitCodeFor(status);
@@ -195,15 +191,10 @@ int CmdWatch(const GlobalOptions& global, const std::string& run,
              bool cancel_on_critical, bool from_start) {
   std::optional<std::vector<int64_t>> schedule = Schedule(schedule_text);
   if (!schedule) return kExitUsage;
-  const char* no_autostart = std::getenv("AETHERFLOW_NO_AUTOSTART");
-  absl::StatusOr<std::unique_ptr<Connection>> connection = Connection::Open(
-      global.socket, !global.socket_given && !(no_autostart && std::string(no_autostart) == "1"));
-  if (!connection.ok()) {
-    std::fprintf(stderr, "aetherflow: %s\n", std::string(connection.status().message()).c_str());
-    return kExitUnreachable;
-  }
+  std::unique_ptr<Connection> connection = ConnectOrExplain(global);
+  if (!connection) return kExitUnreachable;
   int exit_code = kExitFailed;
-  std::optional<std::string> id = Resolve(global, connection->get(), run, &exit_code);
+  std::optional<std::string> id = Resolve(global, connection.get(), run, &exit_code);
   if (!id) return exit_code;
   std::string cursor = from_start ? "" : LoadCursor(*id);
   while (true) {
@@ -215,7 +206,7 @@ int CmdWatch(const GlobalOptions& global, const std::string& run,
     pb::CheckInResponse response;
     // A daemon restart is waited out (10 minutes at most).
     grpc::Status status =
-        CallCheckIn(connection->get(), request, &response, std::chrono::minutes(10));
+        CallCheckIn(connection.get(), request, &response, std::chrono::minutes(10));
     if (!status.ok()) {
       std::fprintf(stderr, "%s\n", DescribeError(status, global.socket).c_str());
       return ExitCodeFor(status);
@@ -246,7 +237,7 @@ int CmdWatch(const GlobalOptions& global, const std::string& run,
           cancel.set_run_id(*id);
           pb::RunSnapshot snapshot;
           grpc::ClientContext context;
-          grpc::Status cancelled = (*connection)->stub()->CancelRun(&context, cancel, &snapshot);
+          grpc::Status cancelled = connection->stub()->CancelRun(&context, cancel, &snapshot);
           std::cerr << (cancelled.ok() ? "aetherflow: cancelled run " + *id +
                                              " after a critical error\n"
                                        : "aetherflow: cancel failed: " +

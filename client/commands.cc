@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "client/cli_util.h"
 #include "client/connection.h"
 #include "client/export.h"
 #include "client/follow.h"
@@ -36,20 +37,8 @@ namespace {
 
 namespace pb = ::aetherflow::v1;
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-RenderOptions Render(const GlobalOptions& global) {
-  RenderOptions options;
-  options.width = global.width;
-  options.utf8 = global.utf8;
-  options.color = global.color;
-  options.now_ms = NowMs();
-  return options;
-}
+int64_t NowMs() { return WallNowMs(); }
+RenderOptions Render(const GlobalOptions& global) { return RenderOptionsFor(global); }
 
 void PrintError(const std::string& message) {
   std::fprintf(stderr, "%s\n", message.c_str());
@@ -60,18 +49,8 @@ int RpcFailed(const grpc::Status& status, const GlobalOptions& global) {
   return ExitCodeFor(status);
 }
 
-// Connects, printing the one-line error itself; nullptr means exit 3.
 std::unique_ptr<Connection> Connect(const GlobalOptions& global) {
-  const char* no_autostart = std::getenv("AETHERFLOW_NO_AUTOSTART");
-  bool autostart = !global.socket_given &&
-                   !(no_autostart && std::string(no_autostart) == "1");
-  absl::StatusOr<std::unique_ptr<Connection>> connection =
-      Connection::Open(global.socket, autostart);
-  if (!connection.ok()) {
-    PrintError(absl::StrCat("aetherflow: ", connection.status().message()));
-    return nullptr;
-  }
-  return std::move(*connection);
+  return ConnectOrExplain(global);
 }
 
 std::string CurrentDir() {

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "client/cli_util.h"
 #include "client/connection.h"
 #include "client/monitor_view.h"
 #include "client/render.h"
@@ -16,20 +17,7 @@ namespace pb = ::aetherflow::v1;
 
 namespace {
 
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
-
-RenderOptions Render(const GlobalOptions& global) {
-  RenderOptions options;
-  options.width = global.width;
-  options.utf8 = global.utf8;
-  options.color = global.color;
-  options.now_ms = NowMs();
-  return options;
-}
+RenderOptions Render(const GlobalOptions& global) { return RenderOptionsFor(global); }
 
 void Print(const std::string& text) {
   std::fwrite(text.data(), 1, text.size(), stdout);

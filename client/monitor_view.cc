@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
+#include "client/cli_util.h"
 #include "client/connection.h"
 #include "client/follow.h"
 #include "client/monitor_screen.h"
@@ -19,12 +20,6 @@ namespace aetherflow {
 namespace {
 
 namespace pb = ::aetherflow::v1;
-
-int64_t NowMs() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
-             std::chrono::system_clock::now().time_since_epoch())
-      .count();
-}
 
 // Restores the terminal however the monitor ends (htop's CRT_done).
 class Terminal {
@@ -133,7 +128,7 @@ int RunCursesMonitor(const GlobalOptions& global, Connection* connection,
     }
     if (dirty) {
       SyncView(snapshot, &ui, LINES);
-      Paint(term, LayoutScreen(snapshot, ui, COLS, LINES, NowMs(), global.utf8));
+      Paint(term, LayoutScreen(snapshot, ui, COLS, LINES, WallNowMs(), global.utf8));
       last_paint = now;
       dirty = false;
     }

@@ -26,6 +26,7 @@ target_link_libraries(aetherflowd PRIVATE aetherflow_daemon CLI11::CLI11)
 
 add_library(aetherflow_client STATIC
   client/checkin_commands.cc
+  client/cli_util.cc
   client/commands.cc
   client/connection.cc
   client/export.cc

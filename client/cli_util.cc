@@ -1,0 +1,39 @@
+#include "client/cli_util.h"
+
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <string>
+
+namespace aetherflow {
+
+int64_t WallNowMs() {
+  return std::chrono::duration_cast<std::chrono::milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+RenderOptions RenderOptionsFor(const GlobalOptions& global) {
+  RenderOptions options;
+  options.width = global.width;
+  options.utf8 = global.utf8;
+  options.color = global.color;
+  options.now_ms = WallNowMs();
+  return options;
+}
+
+std::unique_ptr<Connection> ConnectOrExplain(const GlobalOptions& global) {
+  const char* no_autostart = std::getenv("AETHERFLOW_NO_AUTOSTART");
+  bool autostart = !global.socket_given &&
+                   !(no_autostart && std::string(no_autostart) == "1");
+  absl::StatusOr<std::unique_ptr<Connection>> connection =
+      Connection::Open(global.socket, autostart);
+  if (!connection.ok()) {
+    std::fprintf(stderr, "aetherflow: %s\n",
+                 std::string(connection.status().message()).c_str());
+    return nullptr;
+  }
+  return std::move(*connection);
+}
+
+}  // namespace aetherflow
