@@ -72,18 +72,22 @@ int main(int argc, char** argv) {
   CLI::App* submit = app.add_subcommand("submit", "submit a plan; print its run id");
   add_plan_options(submit);
 
-  std::string run_ref, step;
+  std::string run_ref = "last", step;
   auto add_run = [&](CLI::App* sub) {
     sub->add_option("run", run_ref, "run id, a unique prefix of one, or \"last\"")
         ->required();
   };
+  // Commands that only look at a run default to the newest one.
+  auto add_run_or_last = [&](CLI::App* sub) {
+    sub->add_option("run", run_ref, "run id, a unique prefix of one, or \"last\" (default)");
+  };
   CLI::App* attach = app.add_subcommand("attach", "follow a run; Ctrl-C detaches");
-  add_run(attach);
+  add_run_or_last(attach);
   int limit = 0;
   CLI::App* ls = app.add_subcommand("ls", "runs, newest first");
-  ls->add_option("--limit,-n", limit, "at most this many runs");
+  ls->add_option("--limit,-n", limit, "at most this many runs")->check(CLI::Range(0, 1'000'000));
   CLI::App* status = app.add_subcommand("status", "the run's table, once");
-  add_run(status);
+  add_run_or_last(status);
   bool follow = false;
   int tail = 0;
   CLI::App* logs = app.add_subcommand("logs", "a step's log, or every step's");
@@ -91,7 +95,7 @@ int main(int argc, char** argv) {
   logs->add_option("step", step, "the step (default: all, prefixed)");
   logs->add_flag("-f,--follow", follow, "keep printing what is written");
   logs->add_option("--tail,-n", tail, "start at the last N lines")
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(0, 100'000'000));
   CLI::App* cancel = app.add_subcommand("cancel", "stop a run");
   add_run(cancel);
   CLI::App* resume = app.add_subcommand(

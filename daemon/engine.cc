@@ -519,6 +519,7 @@ void Engine::Impl::StartStep(ActiveRun* run, int index, int64_t now) {
     step.set_message(absl::StrCat("could not start: ", process.status().message()));
     Update update = run->scheduler->StepFinished(index, AttemptResult::kFailed, now);
     Apply(run, update, now);
+    MaybeFinishRun(run, now);  // it may have been the last step
     return;
   }
   run->keys[index] = launch.key;

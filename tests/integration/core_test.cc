@@ -414,3 +414,20 @@ TEST_F(DaemonTest, FirstCommandStartsAUserDaemonWhenNoneAnswers) {
 
 }  // namespace
 }  // namespace aetherflow::testing
+
+namespace aetherflow::testing {
+namespace {
+
+TEST_F(DaemonTest, AProgramThatCannotStartFailsItsStepAndEndsTheRun) {
+  CliResult r = Cli({"run", "--", "/nonexistent/program", "--flag"});
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  nlohmann::json status = Status("last");
+  EXPECT_EQ(status["run"]["state"], "failed");
+  const nlohmann::json& step = status["steps"][0];
+  EXPECT_EQ(step["state"], "failed");
+  EXPECT_NE(step["message"].get<std::string>().find("could not start"), std::string::npos)
+      << step.dump();
+}
+
+}  // namespace
+}  // namespace aetherflow::testing
