@@ -99,6 +99,19 @@ grpc::Status CallCheckIn(Connection* connection, const pb::CheckInRequest& reque
   }
 }
 
+// Connects and resolves `ref` to a full run id; the exit code on failure
+// (the error is printed).
+int ConnectAndResolve(const GlobalOptions& global, const std::string& ref,
+                      std::unique_ptr<Connection>* connection, std::string* id) {
+  *connection = ConnectOrExplain(global);
+  if (!*connection) return kExitUnreachable;
+  int exit_code = kExitFailed;
+  std::optional<std::string> resolved = Resolve(global, connection->get(), ref, &exit_code);
+  if (!resolved) return exit_code;
+  *id = *resolved;
+  return kExitOk;
+}
+
 std::optional<std::vector<int64_t>> Schedule(const std::string& text) {
   if (text.empty()) return std::vector<int64_t>{};
   absl::StatusOr<std::vector<int64_t>> schedule = ParseSchedule(text);
@@ -161,11 +174,12 @@ int CmdPoll(const GlobalOptions& global, const std::string& run,
   }
   std::optional<std::vector<int64_t>> schedule = Schedule(schedule_text);
   if (!schedule) return kExitUsage;
-  std::unique_ptr<Connection> connection = ConnectOrExplain(global);
-  if (!connection) return kExitUnreachable;
-  int exit_code = kExitFailed;
-  std::optional<std::string> id = Resolve(global, connection.get(), run, &exit_code);
-  if (!id) return exit_code;
+  std::unique_ptr<Connection> connection;
+  std::string id_text;
+  if (int code = ConnectAndResolve(global, run, &connection, &id_text); code != kExitOk) {
+    return code;
+  }
+  const std::string* id = &id_text;
   pb::CheckInRequest request;
   request.set_run_id(*id);
   if (!from_start) request.set_cursor(LoadCursor(*id));
@@ -191,11 +205,12 @@ int CmdWatch(const GlobalOptions& global, const std::string& run,
              bool cancel_on_critical, bool from_start) {
   std::optional<std::vector<int64_t>> schedule = Schedule(schedule_text);
   if (!schedule) return kExitUsage;
-  std::unique_ptr<Connection> connection = ConnectOrExplain(global);
-  if (!connection) return kExitUnreachable;
-  int exit_code = kExitFailed;
-  std::optional<std::string> id = Resolve(global, connection.get(), run, &exit_code);
-  if (!id) return exit_code;
+  std::unique_ptr<Connection> connection;
+  std::string id_text;
+  if (int code = ConnectAndResolve(global, run, &connection, &id_text); code != kExitOk) {
+    return code;
+  }
+  const std::string* id = &id_text;
   std::string cursor = from_start ? "" : LoadCursor(*id);
   while (true) {
     pb::CheckInRequest request;

@@ -871,11 +871,10 @@ void Engine::Impl::CommitAndPublish() {
   touched_runs_.clear();
   for (const std::string& id : finished_runs_) {
     auto it = active_.find(id);
-    if (it != active_.end() && IsFinalProto(it->second->run.state()) &&
-        it->second->scheduler == nullptr) {
-      active_.erase(it);  // recovered runs: nothing left to drive
-    } else if (it != active_.end() && IsFinalProto(it->second->run.state()) &&
-               it->second->scheduler->running() == 0) {
+    if (it == active_.end() || !IsFinalProto(it->second->run.state())) continue;
+    // A recovered run has no scheduler: nothing is left to drive.
+    const RunScheduler* scheduler = it->second->scheduler.get();
+    if (scheduler == nullptr || scheduler->running() == 0) {
       fair_.Remove(id);
       active_.erase(it);
     }
