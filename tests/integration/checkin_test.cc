@@ -3,6 +3,7 @@
 #include <signal.h>
 
 #include <chrono>
+#include <filesystem>
 #include <fstream>
 #include <thread>
 
@@ -162,8 +163,15 @@ TEST_F(CheckinTest, WatchCarriesOnAcrossADaemonRestart) {
   for (int i = 0; i < 500 && ReadFile(dir_ + "/started").empty(); ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  pid_t watch = StartCli({"watch", id, "--schedule", "1h"}, "watch");
-  std::this_thread::sleep_for(std::chrono::milliseconds(500));
+  // The first check-in (at T+1s, "ok") saves the cursor: then the watch is
+  // surely talking to the daemon, waiting for the next one an hour away.
+  pid_t watch = StartCli({"watch", id, "--schedule", "1s,1h"}, "watch",
+                         {{"XDG_STATE_HOME", dir_ + "/client-state"}});
+  std::string cursor = dir_ + "/client-state/aetherflow/poll-cursors/" + id;
+  for (int i = 0; i < 3000 && !std::filesystem::exists(cursor); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  ASSERT_TRUE(std::filesystem::exists(cursor));
   StopDaemon(SIGKILL);
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   StartDaemon();

@@ -409,7 +409,10 @@ TEST_F(DaemonTest, FirstCommandStartsAUserDaemonWhenNoneAnswers) {
   std::system(("pgrep -f 'aetherflowd --socket " + socket + "' > " + pids).c_str());
   std::ifstream in(pids);
   pid_t pid;
-  while (in >> pid) ::kill(pid, SIGTERM);
+  while (in >> pid) {
+    ::kill(pid, SIGTERM);
+    EXPECT_TRUE(WaitDead(pid)) << "the autostarted daemon stops on SIGTERM";
+  }
 }
 
 }  // namespace

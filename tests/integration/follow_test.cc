@@ -74,7 +74,15 @@ TEST_F(FollowTest, SeveralClientsSeeTheSameStatesAndALateOneCatchesUp) {
   WaitFor(id, [](const json& s) { return StepOf(s, "a")["state"] == "running"; });
   pid_t first = StartCli({"attach", id}, "first");
   pid_t second = StartCli({"attach", id}, "second");
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Both are following (they printed the step already running) before the
+  // run moves on.
+  for (const char* tag : {"first", "second"}) {
+    for (int i = 0; i < 3000 && ReadFile(dir_ + "/" + tag + ".out").find("] a ") ==
+                                    std::string::npos;
+         ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+  }
   std::ofstream(dir_ + "/go") << "";
   CliResult r1 = FinishCli(first, "first");
   CliResult r2 = FinishCli(second, "second");
@@ -96,7 +104,12 @@ TEST_F(FollowTest, AClientWhoseDaemonRestartsCatchesUpAndSeesTheEnd) {
     {"id": "long", "run": "echo started > started; sleep 60"}]})"));
   WaitForFile(dir_ + "/started");
   pid_t client = StartCli({"attach", id}, "restart");
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  // Following (it printed the running step) before the daemon dies.
+  for (int i = 0; i < 3000 && ReadFile(dir_ + "/restart.out").find("] long ") ==
+                                  std::string::npos;
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
   StopDaemon(SIGKILL);
   StartDaemon();
   CliResult r = FinishCli(client, "restart");

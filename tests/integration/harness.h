@@ -43,7 +43,8 @@ class DaemonTest : public ::testing::Test {
                    std::map<std::string, std::string> env);
   // Starts the client without waiting; returns its pid. Output goes to
   // files read by FinishCli.
-  pid_t StartCli(std::vector<std::string> args, const std::string& tag);
+  pid_t StartCli(std::vector<std::string> args, const std::string& tag,
+                 std::map<std::string, std::string> env = {});
   CliResult FinishCli(pid_t pid, const std::string& tag);
 
   // Writes a plan file into the test dir and returns its path.
