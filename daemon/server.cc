@@ -197,6 +197,12 @@ class LogCore : public WriterCore<pb::LogChunk> {
       if (!step.ok()) return step.status();
       ended = step->state() != pb::STEP_RUNNING &&
               step->state() != pb::STEP_PENDING;
+      if (!ended) {
+        // A step still pending in a run that has ended will never run.
+        absl::StatusOr<pb::Run> run = store_->GetRunOnly(run_id_);
+        if (!run.ok()) return run.status();
+        ended = run->state() != pb::RUN_RUNNING && run->state() != pb::RUN_QUEUED;
+      }
     }
     if (fd_ < 0) fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ >= 0) {

@@ -416,6 +416,18 @@ absl::StatusOr<pb::RunSnapshot> StateStore::GetRun(const std::string& run_id) {
   return snapshot;
 }
 
+absl::StatusOr<pb::Run> StateStore::GetRunOnly(const std::string& run_id) {
+  static constexpr char kSelect[] = "SELECT data FROM runs WHERE id = ?";
+  std::lock_guard<std::mutex> lock(reader_->mu());
+  AF_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, reader_->Prepare(kSelect));
+  BindText(stmt, 1, run_id);
+  pb::Run run;
+  bool found = sqlite3_step(stmt) == SQLITE_ROW && ColumnMessage(stmt, 0, &run);
+  sqlite3_reset(stmt);
+  if (!found) return absl::NotFoundError(absl::StrCat("no run \"", run_id, "\""));
+  return run;
+}
+
 absl::StatusOr<pb::Step> StateStore::GetStep(const std::string& run_id,
                                              int index) {
   static constexpr char kSelect[] =

@@ -81,6 +81,8 @@ class StateStore {
   // The run and its steps as of one committed transaction.
   absl::StatusOr<pb::RunSnapshot> GetRun(const std::string& run_id);
   absl::StatusOr<std::vector<pb::Run>> ListRuns(int limit);
+  // The run alone, without its steps (cheap for 10,000-step runs).
+  absl::StatusOr<pb::Run> GetRunOnly(const std::string& run_id);
   // One step of a run, by its index in the plan.
   absl::StatusOr<pb::Step> GetStep(const std::string& run_id, int index);
   // Runs whose state is one of `states` (e.g. running ones at start-up).

@@ -210,3 +210,25 @@ TEST_F(FollowTest, RemoveAndPruneForgetFinishedRunsOnly) {
 
 }  // namespace
 }  // namespace aetherflow::testing
+
+namespace aetherflow::testing {
+namespace {
+
+TEST_F(FollowTest, FollowingTheLogOfAStepThatWillNeverRunEnds) {
+  // After a crash the run is interrupted and its unstarted step stays
+  // pending: following its log must end, not wait forever.
+  std::string id = Submit(WritePlan("never.json", R"({"task_id": "n", "steps": [
+    {"id": "slow", "run": "sleep 60"}, {"id": "after", "dependencies": ["slow"], "run": "true"}]})"));
+  WaitFor(id, [](const json& s) { return StepOf(s, "slow")["state"] == "running"; });
+  StopDaemon(SIGKILL);
+  StartDaemon();
+  json status = Status(id);
+  ASSERT_EQ(status["run"]["state"], "interrupted");
+  ASSERT_EQ(StepOf(status, "after")["state"], "pending");
+  CliResult r = Cli({"logs", id, "after", "-f"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "");
+}
+
+}  // namespace
+}  // namespace aetherflow::testing
