@@ -1036,7 +1036,12 @@ void Engine::Impl::DoSubmit(SubmitRequest request, Plan plan, SubmitCallback don
     absl::StatusOr<std::string> key =
         ProviderKey(options_.config.providers.at(*provider), options_.getenv);
     if (!key.ok()) {
-      problems.push_back(absl::StrCat(request.plan_path, ": ", key.status().message()));
+      // The key must be in the daemon's environment, not only the shell's:
+      // say so, since an autostarted daemon keeps the environment it had.
+      problems.push_back(absl::StrCat(
+          request.plan_path, ": ", key.status().message(),
+          " (keys are read by aetherflowd: restart it from a shell that has "
+          "the key, or name a key file in its config)"));
     }
   }
   if (!problems.empty()) {
