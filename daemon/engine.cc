@@ -861,6 +861,7 @@ void Engine::Impl::CommitAndPublish() {
   }
   if (commit_failing_) LogInfo("state database writable again");
   commit_failing_ = false;
+  for (const pb::Event& event : pending_events_) hub_->Remember(event);
   pending_events_.clear();
   for (const std::string& id : touched_runs_) {
     ActiveRun* run = active_.at(id).get();
@@ -877,6 +878,7 @@ void Engine::Impl::CommitAndPublish() {
     if (scheduler == nullptr || scheduler->running() == 0) {
       fair_.Remove(id);
       active_.erase(it);
+      hub_->Forget(id);
     }
   }
   finished_runs_.clear();

@@ -5,13 +5,16 @@
 #ifndef AETHERFLOW_DAEMON_EVENT_HUB_H_
 #define AETHERFLOW_DAEMON_EVENT_HUB_H_
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <string>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "aetherflow/v1/aetherflow.pb.h"
 
 namespace aetherflow {
 
@@ -44,6 +47,40 @@ class EventHub {
     for (auto& [token, waker] : it->second) waker();
   }
 
+  // Keeps the last committed events of each run in memory, so that many
+  // followers of one run share one copy instead of each reading SQLite.
+  // Call after the commit, in seq order. Thread-safe.
+  void Remember(const ::aetherflow::v1::Event& event) {
+    std::lock_guard<std::mutex> lock(mu_);
+    std::deque<::aetherflow::v1::Event>& recent = recent_[event.run_id()];
+    if (!recent.empty() && recent.back().seq() + 1 != event.seq()) recent.clear();
+    recent.push_back(event);
+    if (recent.size() > kRecentEvents) recent.pop_front();
+  }
+  // Drops a run's remembered events (it left the engine).
+  void Forget(const std::string& run_id) {
+    std::lock_guard<std::mutex> lock(mu_);
+    recent_.erase(run_id);
+  }
+  // Appends to *out the remembered events of `run_id` with seq > after_seq,
+  // at most `limit`, and returns true — or returns false when the memory
+  // does not reach back to after_seq + 1 (read SQLite then).
+  bool Recent(const std::string& run_id, int64_t after_seq, std::size_t limit,
+              std::vector<::aetherflow::v1::Event>* out) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto it = recent_.find(run_id);
+    if (it == recent_.end() || it->second.empty() ||
+        it->second.front().seq() > after_seq + 1) {
+      return false;
+    }
+    const auto& recent = it->second;
+    std::size_t start = after_seq + 1 - recent.front().seq();
+    for (std::size_t i = start; i < recent.size() && out->size() < limit; ++i) {
+      out->push_back(recent[i]);
+    }
+    return true;
+  }
+
   // Wakes every follower (shutdown, periodic safety net).
   void NotifyAll() {
     std::lock_guard<std::mutex> lock(mu_);
@@ -56,6 +93,8 @@ class EventHub {
   std::mutex mu_;
   int64_t next_token_ ABSL_GUARDED_BY(mu_) = 0;
   std::map<std::string, std::map<int64_t, Waker>> wakers_ ABSL_GUARDED_BY(mu_);
+  static constexpr std::size_t kRecentEvents = 4096;
+  std::map<std::string, std::deque<::aetherflow::v1::Event>> recent_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace aetherflow

@@ -153,15 +153,19 @@ class Writer : public grpc::ServerWriteReactor<Msg> {
 
 class EventsCore : public WriterCore<pb::EventBatch> {
  public:
-  EventsCore(StateStore* store, std::string run_id, int64_t after_seq,
+  EventsCore(StateStore* store, EventHub* hub, std::string run_id, int64_t after_seq,
              bool follow)
-      : store_(store), run_id_(std::move(run_id)), cursor_(after_seq),
+      : store_(store), hub_(hub), run_id_(std::move(run_id)), cursor_(after_seq),
         follow_(follow) {}
 
  protected:
   absl::StatusOr<Fill> Next(pb::EventBatch* out) override {
-    absl::StatusOr<std::vector<pb::Event>> events =
-        store_->ReadEvents(run_id_, cursor_, kEventsPerBatch);
+    // Followers that keep up are served from the hub's memory; others (and
+    // anyone after a daemon restart) from SQLite.
+    absl::StatusOr<std::vector<pb::Event>> events = std::vector<pb::Event>();
+    if (!hub_->Recent(run_id_, cursor_, kEventsPerBatch, &*events)) {
+      events = store_->ReadEvents(run_id_, cursor_, kEventsPerBatch);
+    }
     if (!events.ok()) return events.status();
     if (events->empty()) return follow_ ? Fill::kWait : Fill::kDone;
     for (pb::Event& event : *events) *out->add_events() = std::move(event);
@@ -171,6 +175,7 @@ class EventsCore : public WriterCore<pb::EventBatch> {
 
  private:
   StateStore* store_;
+  EventHub* hub_;
   std::string run_id_;
   int64_t cursor_;
   bool follow_;
@@ -371,7 +376,7 @@ class Service final : public pb::AetherFlow::CallbackService {
       const pb::StreamEventsRequest* request) override {
     absl::StatusOr<std::string> id = store_->ResolveRunId(request->run_id());
     if (!id.ok()) return Failed<pb::EventBatch>(id.status());
-    auto core = std::make_shared<EventsCore>(store_, *id, request->after_seq(),
+    auto core = std::make_shared<EventsCore>(store_, hub_, *id, request->after_seq(),
                                              request->follow());
     return new Writer<pb::EventBatch>(std::move(core), &pump_, hub_, *id);
   }
