@@ -175,14 +175,13 @@ int CmdPoll(const GlobalOptions& global, const std::string& run,
   std::optional<std::vector<int64_t>> schedule = Schedule(schedule_text);
   if (!schedule) return kExitUsage;
   std::unique_ptr<Connection> connection;
-  std::string id_text;
-  if (int code = ConnectAndResolve(global, run, &connection, &id_text); code != kExitOk) {
+  std::string id;
+  if (int code = ConnectAndResolve(global, run, &connection, &id); code != kExitOk) {
     return code;
   }
-  const std::string* id = &id_text;
   pb::CheckInRequest request;
-  request.set_run_id(*id);
-  if (!from_start) request.set_cursor(LoadCursor(*id));
+  request.set_run_id(id);
+  if (!from_start) request.set_cursor(LoadCursor(id));
   request.set_wait_ms(*wait_ms);
   for (int64_t entry : *schedule) request.add_schedule_ms(entry);
   pb::CheckInResponse response;
@@ -191,7 +190,7 @@ int CmdPoll(const GlobalOptions& global, const std::string& run,
     std::fprintf(stderr, "%s\n", DescribeError(status, global.socket).c_str());
     return ExitCodeFor(status);
   }
-  SaveCursor(*id, response.cursor());
+  SaveCursor(id, response.cursor());
   if (global.json) {
     std::cout << response.report_json() << "\n";
   } else {
@@ -206,15 +205,14 @@ int CmdWatch(const GlobalOptions& global, const std::string& run,
   std::optional<std::vector<int64_t>> schedule = Schedule(schedule_text);
   if (!schedule) return kExitUsage;
   std::unique_ptr<Connection> connection;
-  std::string id_text;
-  if (int code = ConnectAndResolve(global, run, &connection, &id_text); code != kExitOk) {
+  std::string id;
+  if (int code = ConnectAndResolve(global, run, &connection, &id); code != kExitOk) {
     return code;
   }
-  const std::string* id = &id_text;
-  std::string cursor = from_start ? "" : LoadCursor(*id);
+  std::string cursor = from_start ? "" : LoadCursor(id);
   while (true) {
     pb::CheckInRequest request;
-    request.set_run_id(*id);
+    request.set_run_id(id);
     request.set_cursor(cursor);
     request.set_wait_ms(3600 * 1000);  // the daemon answers when due
     for (int64_t entry : *schedule) request.add_schedule_ms(entry);
@@ -227,10 +225,10 @@ int CmdWatch(const GlobalOptions& global, const std::string& run,
       return ExitCodeFor(status);
     }
     cursor = response.cursor();
-    SaveCursor(*id, cursor);
+    SaveCursor(id, cursor);
     std::optional<Verdict> verdict = VerdictFromName(response.verdict());
     if (!verdict || *verdict == Verdict::kOk) continue;  // silent while all is well
-    if (!notify.empty()) Notify(notify, response, *id);
+    if (!notify.empty()) Notify(notify, response, id);
     if (global.json) {
       std::cout << response.report_json() << std::endl;
     } else if (*verdict == Verdict::kDiscovery) {
@@ -249,11 +247,11 @@ int CmdWatch(const GlobalOptions& global, const std::string& run,
       case Verdict::kFailed:
         if (cancel_on_critical && response.critical_while_running()) {
           pb::CancelRunRequest cancel;
-          cancel.set_run_id(*id);
+          cancel.set_run_id(id);
           pb::RunSnapshot snapshot;
           grpc::ClientContext context;
           grpc::Status cancelled = connection->stub()->CancelRun(&context, cancel, &snapshot);
-          std::cerr << (cancelled.ok() ? "aetherflow: cancelled run " + *id +
+          std::cerr << (cancelled.ok() ? "aetherflow: cancelled run " + id +
                                              " after a critical error\n"
                                        : "aetherflow: cancel failed: " +
                                              cancelled.error_message() + "\n");

@@ -114,7 +114,6 @@ class CheckInCall : public StreamCore,
     absl::StatusOr<Plan> plan = ParsePlan(source->plan_json, "plan");
     if (!plan.ok()) return plan.status();
     for (const Step& step : plan->steps) {
-      step_ids_.push_back(step.id);
       nlohmann::json raw = nlohmann::json::parse(step.raw_json, nullptr, false);
       WatchSpec spec;
       if (raw.is_object() && raw.contains("watch")) {
@@ -344,7 +343,6 @@ class CheckInCall : public StreamCore,
   Pump* pump_;
   pb::CheckInResponse* response_;
   std::string run_id_;
-  std::vector<std::string> step_ids_;
   std::map<std::string, WatchSpec> specs_;
   std::vector<int64_t> schedule_;
   int64_t answer_at_ms_ = 0;
