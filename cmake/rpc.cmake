@@ -6,8 +6,11 @@ find_package(CURL REQUIRED)
 add_subdirectory(proto)
 
 add_library(aetherflow_daemon STATIC
+  daemon/caller.cc
   daemon/checkin_call.cc
   daemon/engine.cc
+  daemon/identity.cc
+  daemon/listener.cc
   daemon/llm_runner.cc
   daemon/llm_steps.cc
   daemon/log.cc

@@ -25,6 +25,7 @@
 #include "common/plan_parser.h"
 #include "common/secrets.h"
 #include "common/status_macros.h"
+#include "daemon/identity.h"
 #include "daemon/llm_runner.h"
 #include "daemon/llm_steps.h"
 #include "daemon/log.h"
@@ -154,7 +155,7 @@ class Engine::Impl {
   void DoSubmit(SubmitRequest request, Plan plan, SubmitCallback done);
   void DoCancel(const std::string& run_id, SnapshotCallback done);
   void DoDelete(std::vector<std::string> ids, int64_t finished_before_ms,
-                DeleteCallback done);
+                std::optional<uint32_t> owner, DeleteCallback done);
   void DoResume(const std::string& run_id,
                 const std::map<std::string, std::string>& env,
                 SnapshotCallback done);
@@ -168,6 +169,22 @@ class Engine::Impl {
 
   StateStore* store() { return store_; }
   const Config& config() const { return options_.config; }
+  uint32_t daemon_uid() const { return options_.uid; }
+
+  // Whom the steps of `run` run as, when that is not the daemon itself:
+  // only a root daemon can (and must) act as the submitter.
+  absl::Status MakeOutputDir(const pb::Run& run, const std::string& run_dir,
+                             const std::string& output_dir);
+  std::optional<Credentials> ActAs(const pb::Run& run) const {
+    if (options_.uid != 0 || !run.has_owner() || run.owner().uid() == 0) {
+      return std::nullopt;
+    }
+    Credentials who;
+    who.uid = run.owner().uid();
+    who.gid = run.owner().gid();
+    who.groups.assign(run.owner().groups().begin(), run.owner().groups().end());
+    return who;
+  }
   // Engine thread. Providers with calls in flight keep their old entry
   // until those end.
   void SetConfig(Config config) {
@@ -507,6 +524,7 @@ void Engine::Impl::StartStep(ActiveRun* run, int index, int64_t now) {
                                   : std::filesystem::path(run->run.cwd()) / spec.cwd;
   launch.cwd = cwd.lexically_normal().string();
   launch.log_path = LogPath(run->run.id(), spec.id);
+  launch.credentials = ActAs(run->run);
   if (step.attempt() > 1) {
     // Separate attempts in the log so that the reader knows which is which.
     if (FILE* log = std::fopen(launch.log_path.c_str(), "ae")) {
@@ -569,9 +587,13 @@ void Engine::Impl::StartLlmStep(ActiveRun* run, int index, int64_t now) {
   std::filesystem::path cwd = spec.cwd.empty()
                                   ? std::filesystem::path(r.cwd())
                                   : std::filesystem::path(r.cwd()) / spec.cwd;
-  absl::StatusOr<LlmRequest> request =
-      PrepareLlmRequest(spec, spec.dependencies, cwd.lexically_normal().string(),
-                        r.output_dir(), provider, *api_key, key);
+  absl::StatusOr<LlmRequest> request = [&]() -> absl::StatusOr<LlmRequest> {
+    // The prompt's files are read with the submitter's rights, not ours.
+    ScopedFileIdentity as_owner(ActAs(r));
+    if (!as_owner.status().ok()) return as_owner.status();
+    return PrepareLlmRequest(spec, spec.dependencies, cwd.lexically_normal().string(),
+                             r.output_dir(), provider, *api_key, key);
+  }();
   if (!request.ok()) return fail(std::string(request.status().message()));
   LlmCall call;
   call.run_id = r.id();
@@ -657,8 +679,18 @@ void Engine::Impl::HandleLlmResponse(const LlmResponse& response, int64_t now) {
   const Step& spec = run->plan.steps[call.index];
   pb::Step& step = run->steps[call.index];
   const ProviderConfig& provider = options_.config.providers.at(call.provider);
-  LlmOutcome outcome = ::aetherflow::HandleLlmResponse(
-      response, spec, run->run.output_dir(), provider, call.http_attempt, now);
+  LlmOutcome outcome;
+  {
+    // Outputs are written with the submitter's rights, not ours.
+    ScopedFileIdentity as_owner(ActAs(run->run));
+    if (as_owner.status().ok()) {
+      outcome = ::aetherflow::HandleLlmResponse(response, spec, run->run.output_dir(),
+                                                provider, call.http_attempt, now);
+    } else {
+      outcome.kind = LlmOutcome::Kind::kFailed;
+      outcome.message = std::string(as_owner.status().message());
+    }
+  }
   switch (outcome.kind) {
     case LlmOutcome::Kind::kRetry: {
       int64_t delay = LlmBackoffMs(call.http_attempt, outcome.retry_after_ms);
@@ -1019,6 +1051,41 @@ absl::StatusOr<std::unique_ptr<ActiveRun>> Engine::Impl::Activate(
   return run;
 }
 
+// The run's output folder. Steps that run as their submitter must be able
+// to write there: one the user named is made with their rights; the default
+// one, inside our state directory, is made theirs, and the folders above it
+// let them through (0711: they cannot list other runs).
+absl::Status Engine::Impl::MakeOutputDir(const pb::Run& run, const std::string& run_dir,
+                                         const std::string& output_dir) {
+  std::optional<Credentials> as = ActAs(run);
+  std::error_code error;
+  if (as.has_value() && output_dir.rfind(run_dir + "/", 0) == 0) {
+    std::filesystem::create_directories(output_dir, error);
+    if (!error) {
+      for (const std::string& dir :
+           {options_.state_dir, options_.state_dir + "/runs", run_dir}) {
+        struct stat st;
+        if (::stat(dir.c_str(), &st) == 0 && (st.st_mode & 0111) != 0111) {
+          ::chmod(dir.c_str(), (st.st_mode & 07777) | 0111);
+        }
+      }
+      if (::chown(output_dir.c_str(), as->uid, as->gid) != 0 ||
+          ::chmod(output_dir.c_str(), 0700) != 0) {
+        error = std::error_code(errno, std::generic_category());
+      }
+    }
+  } else {
+    ScopedFileIdentity as_owner(as);
+    if (!as_owner.status().ok()) return as_owner.status();
+    std::filesystem::create_directories(output_dir, error);
+  }
+  if (error) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot create output folder ", output_dir, ": ", error.message()));
+  }
+  return absl::OkStatus();
+}
+
 void Engine::Impl::DoSubmit(SubmitRequest request, Plan plan, SubmitCallback done) {
   // LLM steps: a provider for each (by type through the routing table
   // unless the step names one), with a key — refused now, not at 3 a.m.
@@ -1050,6 +1117,21 @@ void Engine::Impl::DoSubmit(SubmitRequest request, Plan plan, SubmitCallback don
     done(absl::InvalidArgumentError(absl::StrJoin(problems, "\n")));
     return;
   }
+  const uint32_t owner = request.owner.uid();
+  if (options_.max_runs_per_user > 0) {
+    int in_flight = 0;
+    for (const auto& [id, active] : active_) {
+      if (active->run.owner().uid() == owner && !IsFinalProto(active->run.state())) {
+        ++in_flight;
+      }
+    }
+    if (in_flight >= options_.max_runs_per_user) {
+      done(absl::ResourceExhaustedError(absl::StrCat(
+          "you have ", in_flight, " runs queued or running, the most this daemon "
+          "takes per user; wait for one to end or cancel one")));
+      return;
+    }
+  }
   int64_t now = NowMs();
   std::string id;
   do {
@@ -1058,9 +1140,6 @@ void Engine::Impl::DoSubmit(SubmitRequest request, Plan plan, SubmitCallback don
   std::string run_dir = RunDir(id);
   std::error_code error;
   std::filesystem::create_directories(run_dir + "/logs", error);
-  std::string output_dir =
-      request.output_dir.empty() ? run_dir + "/output" : request.output_dir;
-  if (!error) std::filesystem::create_directories(output_dir, error);
   if (error) {
     done(absl::InternalError(absl::StrCat("cannot create ", run_dir, ": ",
                                           error.message())));
@@ -1068,6 +1147,14 @@ void Engine::Impl::DoSubmit(SubmitRequest request, Plan plan, SubmitCallback don
   }
   pb::RunSnapshot snapshot;
   pb::Run* run = snapshot.mutable_run();
+  *run->mutable_owner() = request.owner;
+  std::string output_dir =
+      request.output_dir.empty() ? run_dir + "/output" : request.output_dir;
+  if (absl::Status made = MakeOutputDir(*run, run_dir, output_dir); !made.ok()) {
+    std::filesystem::remove_all(run_dir, error);
+    done(made);
+    return;
+  }
   run->set_id(id);
   run->set_task_id(plan.task_id);
   run->set_description(plan.description);
@@ -1095,7 +1182,7 @@ void Engine::Impl::DoSubmit(SubmitRequest request, Plan plan, SubmitCallback don
   RunSource source;
   source.plan_json = plan.source;
   source.env = WithoutSecrets(request.env);
-  source.uid = options_.uid;
+  source.uid = owner;
   auto active = Activate(snapshot, source);
   if (!active.ok()) {
     done(active.status());
@@ -1202,10 +1289,11 @@ void Engine::Impl::DoResume(const std::string& run_id,
 }
 
 void Engine::Impl::DoDelete(std::vector<std::string> ids, int64_t finished_before_ms,
-                            DeleteCallback done) {
+                            std::optional<uint32_t> owner, DeleteCallback done) {
   std::vector<std::string> deleted, errors;
   if (ids.empty()) {
-    absl::StatusOr<std::vector<std::string>> old = store_->FinishedBefore(finished_before_ms);
+    absl::StatusOr<std::vector<std::string>> old =
+        store_->FinishedBefore(finished_before_ms, owner);
     if (!old.ok()) {
       done({}, {std::string(old.status().message())});
       return;
@@ -1274,6 +1362,14 @@ void Engine::Submit(SubmitRequest request, SubmitCallback done) {
   if (request.cwd.empty() || request.cwd[0] != '/') {
     return done(absl::InvalidArgumentError("cwd must be an absolute path"));
   }
+  const uint32_t daemon_uid = impl_->daemon_uid();
+  if (daemon_uid != 0 && request.owner.uid() != daemon_uid &&
+      request.owner.uid() != 0) {
+    // Only a root daemon can run steps as someone else.
+    return done(absl::PermissionDeniedError(absl::StrCat(
+        "this aetherflowd runs as uid ", daemon_uid, " and cannot run steps as uid ",
+        request.owner.uid(), "; use your own daemon or the system one")));
+  }
   impl_->Post(
       [impl = impl_.get(), request = std::move(request),
        plan = std::move(*plan), done]() mutable {
@@ -1301,12 +1397,17 @@ void Engine::Resume(std::string run_ref, std::map<std::string, std::string> env,
 }
 
 void Engine::Delete(std::vector<std::string> ids, int64_t finished_before_ms,
-                    DeleteCallback done) {
+                    std::optional<uint32_t> owner, DeleteCallback done) {
   impl_->Post(
-      [impl = impl_.get(), ids = std::move(ids), finished_before_ms, done]() mutable {
-        impl->DoDelete(std::move(ids), finished_before_ms, done);
+      [impl = impl_.get(), ids = std::move(ids), finished_before_ms, owner,
+       done]() mutable {
+        impl->DoDelete(std::move(ids), finished_before_ms, owner, done);
       },
       [done] { done({}, {"aetherflowd is stopping"}); });
+}
+
+void Engine::Ping(std::function<void()> done) {
+  impl_->Post(std::move(done), [] {});
 }
 
 void Engine::ReloadConfig(Config config) {

@@ -9,6 +9,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <optional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -25,7 +26,9 @@ struct EngineOptions {
   int64_t kill_grace_ms = 5000;   // SIGTERM -> SIGKILL
   int64_t retry_base_ms = 1000;   // first retry back-off
   int64_t retry_max_ms = 60'000;
-  uint32_t uid = 0;            // owner of the runs (user daemon)
+  uint32_t uid = 0;            // the daemon's own uid
+  // Runs queued or running per owner; more are refused (RESOURCE_EXHAUSTED).
+  int max_runs_per_user = 100;
   Config config = BuiltinConfig();  // providers, routing
   // Where API keys come from (the daemon's environment); never stored.
   std::function<std::optional<std::string>(const std::string&)> getenv;
@@ -37,6 +40,10 @@ struct SubmitRequest {
   std::string cwd;
   std::map<std::string, std::string> env;
   std::string output_dir;
+  // Who submits (the caller's credentials). A root daemon runs the steps
+  // as them; any other daemon runs steps as itself, so it takes runs only
+  // from its own user and root.
+  pb::RunOwner owner;
 };
 
 struct SubmitResult {
@@ -75,8 +82,14 @@ class Engine {
   using DeleteCallback =
       std::function<void(std::vector<std::string> deleted,
                          std::vector<std::string> errors)>;
+  // `owner`: whose old runs an age-based delete considers (nullopt: all).
   void Delete(std::vector<std::string> ids, int64_t finished_before_ms,
-              DeleteCallback done);
+              std::optional<uint32_t> owner, DeleteCallback done);
+
+  // Calls `done` on the engine thread once it gets to this request (proof
+  // of life for systemd's watchdog); never, if the engine is stuck or
+  // stopping. Thread-safe.
+  void Ping(std::function<void()> done);
 
   // Replaces providers and routing for steps that start from now on
   // (SIGHUP). Thread-safe.

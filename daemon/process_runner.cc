@@ -4,6 +4,7 @@
 #include "daemon/process_runner.h"
 
 #include <fcntl.h>
+#include <linux/close_range.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -22,6 +23,7 @@
 #include <map>
 #include <optional>
 #include <utility>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/strings/match.h"
@@ -190,6 +192,76 @@ absl::Status CheckWorkingDirectory(const std::string& cwd) {
       absl::StrCat("working directory \"", cwd, "\": ", std::strerror(error)));
 }
 
+// posix_spawn cannot change the child's identity, so a step that runs as
+// another user is started with fork: the child calls only async-signal-safe
+// functions and raw system calls (glibc's set*id would try to reach threads
+// the child does not have). It reports a failure before exec through a
+// close-on-exec pipe, as posix_spawn does.
+int SpawnAs(const Credentials& who, int output_fd, const std::string& cwd,
+            const std::string& program, char* const argv[], char* const envp[],
+            pid_t* pid_out) {
+  int status_pipe[2];
+  if (pipe2(status_pipe, O_CLOEXEC) != 0) return errno;
+  std::vector<gid_t> groups(who.groups.begin(), who.groups.end());
+  pid_t pid = fork();
+  if (pid < 0) {
+    int error = errno;
+    close(status_pipe[0]);
+    close(status_pipe[1]);
+    return error;
+  }
+  if (pid == 0) {
+    auto fail = [&](int error) {
+      (void)!write(status_pipe[1], &error, sizeof error);
+      _exit(127);
+    };
+    sigset_t empty;
+    sigemptyset(&empty);
+    struct sigaction dfl {};
+    dfl.sa_handler = SIG_DFL;
+    for (int sig = 1; sig < NSIG; ++sig) sigaction(sig, &dfl, nullptr);
+    sigprocmask(SIG_SETMASK, &empty, nullptr);
+    if (setpgid(0, 0) != 0) fail(errno);
+    if (dup2(output_fd, 1) < 0 || dup2(output_fd, 2) < 0) fail(errno);
+    int null_fd = open("/dev/null", O_RDONLY);
+    if (null_fd < 0) fail(errno);
+    if (null_fd != 0) {
+      if (dup2(null_fd, 0) < 0) fail(errno);
+      close(null_fd);
+    }
+    // Groups, then gid, then uid: each needs the privilege the next drops.
+    if (syscall(SYS_setgroups, groups.size(), groups.data()) != 0) fail(errno);
+    if (syscall(SYS_setresgid, who.gid, who.gid, who.gid) != 0) fail(errno);
+    if (syscall(SYS_setresuid, who.uid, who.uid, who.uid) != 0) fail(errno);
+    if (chdir(cwd.c_str()) != 0) fail(errno);
+    // Everything from 3 up closes at exec, except that the status pipe
+    // must survive until then (it is close-on-exec already).
+    if (syscall(SYS_close_range, 3, ~0U, CLOSE_RANGE_CLOEXEC) != 0) {
+      for (int fd = 3; fd < 1024; ++fd) {
+        if (fd != status_pipe[1]) fcntl(fd, F_SETFD, FD_CLOEXEC);
+      }
+    }
+    execve(program.c_str(), argv, envp);
+    fail(errno);
+  }
+  close(status_pipe[1]);
+  int error = 0;
+  ssize_t n;
+  do {
+    n = read(status_pipe[0], &error, sizeof error);
+  } while (n < 0 && errno == EINTR);
+  close(status_pipe[0]);
+  if (n == sizeof error) {
+    // The child never became the step: reap it here.
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    return error;
+  }
+  *pid_out = pid;
+  return 0;
+}
+
 struct Process {
   int64_t key = 0;
   pid_t pid = 0;
@@ -298,8 +370,11 @@ absl::StatusOr<ProcessIdentity> PosixProcessRunner::Start(
     envp.push_back(nullptr);
   }
   pid_t pid = 0;
-  int err = posix_spawn(&pid, program.c_str(), &config.actions, &config.attr,
-                        argv.data(), envp.data());
+  int err = spec.credentials
+                ? SpawnAs(*spec.credentials, write_end.get(), spec.cwd, program,
+                          argv.data(), envp.data(), &pid)
+                : posix_spawn(&pid, program.c_str(), &config.actions, &config.attr,
+                              argv.data(), envp.data());
   if (err != 0) {
     return absl::ErrnoToStatus(err,
                                absl::StrCat("spawn \"", spec.argv[0], "\""));

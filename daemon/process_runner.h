@@ -8,11 +8,13 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <variant>
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "daemon/identity.h"
 
 namespace aetherflow {
 
@@ -26,6 +28,10 @@ struct LaunchSpec {
   std::shared_ptr<const std::vector<std::string>> shared_env;
   std::string cwd;                // absolute; must exist
   std::string log_path;           // stdout+stderr appended here (created 0600)
+  // Run as this user instead of the daemon's (a root daemon running a
+  // user's step): uid, gid and supplementary groups are set before the
+  // chdir and exec, so both are checked as that user.
+  std::optional<Credentials> credentials;
 };
 
 // The process exited (or was killed). Its output has been drained to the log.

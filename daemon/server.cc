@@ -15,6 +15,8 @@
 #include "absl/strings/str_cat.h"
 #include "aetherflow/v1/aetherflow.grpc.pb.h"
 #include "daemon/checkin_call.h"
+#include "common/status_macros.h"
+#include "daemon/listener.h"
 #include "daemon/engine.h"
 #include "daemon/event_hub.h"
 #include "daemon/log.h"
@@ -23,6 +25,8 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "grpcpp/security/auth_metadata_processor.h"
+#include "grpcpp/security/server_credentials.h"
 
 namespace aetherflow {
 namespace {
@@ -30,7 +34,14 @@ namespace {
 constexpr int kEventsPerBatch = 1000;
 
 int64_t TailOffset(const std::string& path, int lines);
+// Request limits: anything over them is refused with INVALID_ARGUMENT.
 constexpr int64_t kLogChunkBytes = 64 * 1024;
+constexpr int64_t kMaxLogChunkBytes = 1024 * 1024;
+constexpr int kMaxTailLines = 1'000'000;
+constexpr size_t kMaxRunRefBytes = 256;
+constexpr size_t kMaxEnvEntries = 10'000;
+constexpr size_t kMaxEnvBytes = 4 * 1024 * 1024;
+constexpr int kMaxRunIdsPerDelete = 10'000;
 
 grpc::Status ToGrpcStatus(const absl::Status& status) {
   // The canonical codes are numerically equal in Abseil and gRPC.
@@ -184,10 +195,11 @@ class EventsCore : public WriterCore<pb::EventBatch> {
 class LogCore : public WriterCore<pb::LogChunk> {
  public:
   LogCore(StateStore* store, std::string run_id, std::string step_id,
-          int step_index, std::string path, int64_t offset, bool follow)
+          int step_index, std::string path, int64_t offset, bool follow,
+          int64_t chunk_bytes)
       : store_(store), run_id_(std::move(run_id)), step_id_(std::move(step_id)),
         step_index_(step_index), path_(std::move(path)), offset_(offset),
-        follow_(follow) {}
+        follow_(follow), chunk_bytes_(chunk_bytes) {}
   ~LogCore() override {
     if (fd_ >= 0) ::close(fd_);
   }
@@ -211,7 +223,7 @@ class LogCore : public WriterCore<pb::LogChunk> {
     }
     if (fd_ < 0) fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ >= 0) {
-      std::string buffer(kLogChunkBytes, '\0');
+      std::string buffer(chunk_bytes_, '\0');
       ssize_t n = ::pread(fd_, buffer.data(), buffer.size(), offset_);
       if (n > 0) {
         buffer.resize(n);
@@ -233,6 +245,7 @@ class LogCore : public WriterCore<pb::LogChunk> {
   std::string path_;
   int64_t offset_;
   bool follow_;
+  int64_t chunk_bytes_;
   int fd_ = -1;
 };
 
@@ -242,9 +255,9 @@ class LogCore : public WriterCore<pb::LogChunk> {
 class AllLogsCore : public WriterCore<pb::LogChunk> {
  public:
   AllLogsCore(StateStore* store, Engine* engine, std::string run_id,
-              bool follow, int tail_lines)
+              bool follow, int tail_lines, int64_t chunk_bytes)
       : store_(store), engine_(engine), run_id_(std::move(run_id)),
-        follow_(follow), tail_lines_(tail_lines) {}
+        follow_(follow), tail_lines_(tail_lines), chunk_bytes_(chunk_bytes) {}
 
  protected:
   absl::StatusOr<Fill> Next(pb::LogChunk* out) override {
@@ -262,7 +275,7 @@ class AllLogsCore : public WriterCore<pb::LogChunk> {
       }
       int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
       if (fd < 0) continue;
-      std::string buffer(kLogChunkBytes, '\0');
+      std::string buffer(chunk_bytes_, '\0');
       ssize_t n = ::pread(fd, buffer.data(), buffer.size(), offsets_[i]);
       ::close(fd);
       if (n <= 0) continue;
@@ -283,6 +296,7 @@ class AllLogsCore : public WriterCore<pb::LogChunk> {
   std::string run_id_;
   bool follow_;
   int tail_lines_;
+  int64_t chunk_bytes_;
   std::vector<int64_t> offsets_;  // per step; -1: not opened yet
 };
 
@@ -316,16 +330,46 @@ int64_t TailOffset(const std::string& path, int lines) {
   return 0;
 }
 
+// A unary call that ends before it starts.
+grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
+                                    const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+absl::Status CheckRunRef(const std::string& ref) {
+  if (ref.size() > kMaxRunRefBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "run id is ", ref.size(), " bytes; the limit is ", kMaxRunRefBytes));
+  }
+  return absl::OkStatus();
+}
+
 class Service final : public pb::AetherFlow::CallbackService {
  public:
-  Service(Engine* engine, StateStore* store, EventHub* hub)
-      : engine_(engine), store_(store), hub_(hub) {}
+  Service(Engine* engine, StateStore* store, EventHub* hub, CallerResolver resolver)
+      : engine_(engine), store_(store), hub_(hub), resolver_(std::move(resolver)) {}
 
   grpc::ServerUnaryReactor* SubmitPlan(grpc::CallbackServerContext* context,
                                        const pb::SubmitPlanRequest* request,
                                        pb::SubmitPlanResponse* response) override {
+    absl::StatusOr<Caller> caller = resolver_.Resolve(*context);
+    if (!caller.ok()) return FinishNow(context, caller.status());
+    size_t env_bytes = 0;
+    for (const auto& [name, value] : request->env()) env_bytes += name.size() + value.size();
+    if (static_cast<size_t>(request->env().size()) > kMaxEnvEntries ||
+        env_bytes > kMaxEnvBytes) {
+      return FinishNow(context, absl::InvalidArgumentError(absl::StrCat(
+          "environment of ", request->env().size(), " variables, ", env_bytes,
+          " bytes; the limits are ", kMaxEnvEntries, " and ", kMaxEnvBytes)));
+    }
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     SubmitRequest submit;
+    submit.owner.set_uid(caller->uid);
+    submit.owner.set_gid(caller->gid);
+    for (uint32_t group : caller->groups) submit.owner.add_groups(group);
+    submit.owner.set_user(caller->user);
     submit.plan_json = request->plan_json();
     submit.plan_path = request->plan_path().empty() ? "<plan>" : request->plan_path();
     submit.cwd = request->cwd();
@@ -346,8 +390,11 @@ class Service final : public pb::AetherFlow::CallbackService {
   grpc::ServerUnaryReactor* ListRuns(grpc::CallbackServerContext* context,
                                      const pb::ListRunsRequest* request,
                                      pb::ListRunsResponse* response) override {
+    absl::StatusOr<Caller> caller = resolver_.Resolve(*context);
+    if (!caller.ok()) return FinishNow(context, caller.status());
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    absl::StatusOr<std::vector<pb::Run>> runs = store_->ListRuns(request->limit());
+    absl::StatusOr<std::vector<pb::Run>> runs =
+        store_->ListRuns(request->limit(), caller->Scope());
     if (!runs.ok()) {
       reactor->Finish(ToGrpcStatus(runs.status()));
       return reactor;
@@ -360,8 +407,10 @@ class Service final : public pb::AetherFlow::CallbackService {
   grpc::ServerUnaryReactor* GetRun(grpc::CallbackServerContext* context,
                                    const pb::GetRunRequest* request,
                                    pb::RunSnapshot* response) override {
+    absl::StatusOr<Caller> caller = resolver_.Resolve(*context);
+    if (!caller.ok()) return FinishNow(context, caller.status());
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    absl::StatusOr<pb::RunSnapshot> snapshot = Lookup(request->run_id());
+    absl::StatusOr<pb::RunSnapshot> snapshot = Lookup(*caller, request->run_id());
     if (!snapshot.ok()) {
       reactor->Finish(ToGrpcStatus(snapshot.status()));
       return reactor;
@@ -374,7 +423,9 @@ class Service final : public pb::AetherFlow::CallbackService {
   grpc::ServerWriteReactor<pb::EventBatch>* StreamEvents(
       grpc::CallbackServerContext* context,
       const pb::StreamEventsRequest* request) override {
-    absl::StatusOr<std::string> id = store_->ResolveRunId(request->run_id());
+    absl::StatusOr<Caller> caller = resolver_.Resolve(*context);
+    if (!caller.ok()) return Failed<pb::EventBatch>(caller.status());
+    absl::StatusOr<std::string> id = Resolve(*caller, request->run_id());
     if (!id.ok()) return Failed<pb::EventBatch>(id.status());
     auto core = std::make_shared<EventsCore>(store_, hub_, *id, request->after_seq(),
                                              request->follow());
@@ -384,34 +435,60 @@ class Service final : public pb::AetherFlow::CallbackService {
   grpc::ServerUnaryReactor* CancelRun(grpc::CallbackServerContext* context,
                                       const pb::CancelRunRequest* request,
                                       pb::RunSnapshot* response) override {
+    absl::StatusOr<Caller> caller = resolver_.Resolve(*context);
+    if (!caller.ok()) return FinishNow(context, caller.status());
+    absl::StatusOr<std::string> id = Resolve(*caller, request->run_id());
+    if (!id.ok()) return FinishNow(context, id.status());
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    engine_->Cancel(request->run_id(), Reply(reactor, response));
+    engine_->Cancel(*id, Reply(reactor, response));
     return reactor;
   }
 
   grpc::ServerUnaryReactor* ResumeRun(grpc::CallbackServerContext* context,
                                       const pb::ResumeRunRequest* request,
                                       pb::RunSnapshot* response) override {
+    absl::StatusOr<Caller> caller = resolver_.Resolve(*context);
+    if (!caller.ok()) return FinishNow(context, caller.status());
+    absl::StatusOr<std::string> id = Resolve(*caller, request->run_id());
+    if (!id.ok()) return FinishNow(context, id.status());
+    if (static_cast<size_t>(request->env().size()) > kMaxEnvEntries) {
+      return FinishNow(context, absl::InvalidArgumentError(absl::StrCat(
+          "environment of ", request->env().size(), " variables; the limit is ",
+          kMaxEnvEntries)));
+    }
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     std::map<std::string, std::string> env(request->env().begin(),
                                            request->env().end());
-    engine_->Resume(request->run_id(), std::move(env), Reply(reactor, response));
+    engine_->Resume(*id, std::move(env), Reply(reactor, response));
     return reactor;
   }
 
   grpc::ServerWriteReactor<pb::LogChunk>* ReadLog(
       grpc::CallbackServerContext* context,
       const pb::ReadLogRequest* request) override {
-    absl::StatusOr<pb::RunSnapshot> snapshot = Lookup(request->run_id());
+    absl::StatusOr<Caller> caller = resolver_.Resolve(*context);
+    if (!caller.ok()) return Failed<pb::LogChunk>(caller.status());
+    absl::StatusOr<pb::RunSnapshot> snapshot = Lookup(*caller, request->run_id());
     if (!snapshot.ok()) return Failed<pb::LogChunk>(snapshot.status());
     const std::string& run_id = snapshot->run().id();
-    if (request->offset() < 0 || request->tail_lines() < 0) {
+    if (request->offset() < 0 || request->tail_lines() < 0 ||
+        request->max_chunk_bytes() < 0) {
       return Failed<pb::LogChunk>(
-          absl::InvalidArgumentError("negative offset or tail"));
+          absl::InvalidArgumentError("negative offset, tail or chunk size"));
     }
+    if (request->tail_lines() > kMaxTailLines ||
+        request->max_chunk_bytes() > kMaxLogChunkBytes) {
+      return Failed<pb::LogChunk>(absl::InvalidArgumentError(absl::StrCat(
+          "tail of ", request->tail_lines(), " lines, chunks of ",
+          request->max_chunk_bytes(), " bytes; the limits are ", kMaxTailLines,
+          " and ", kMaxLogChunkBytes)));
+    }
+    int64_t chunk_bytes =
+        request->max_chunk_bytes() > 0 ? request->max_chunk_bytes() : kLogChunkBytes;
     if (request->step_id().empty()) {
       auto core = std::make_shared<AllLogsCore>(
-          store_, engine_, run_id, request->follow(), request->tail_lines());
+          store_, engine_, run_id, request->follow(), request->tail_lines(),
+          chunk_bytes);
       return new Writer<pb::LogChunk>(std::move(core), &pump_, hub_, run_id);
     }
     int index = -1;
@@ -429,23 +506,36 @@ class Service final : public pb::AetherFlow::CallbackService {
     }
     auto core = std::make_shared<LogCore>(store_, run_id, request->step_id(),
                                           index, path, offset,
-                                          request->follow());
+                                          request->follow(), chunk_bytes);
     return new Writer<pb::LogChunk>(std::move(core), &pump_, hub_, run_id);
   }
 
   grpc::ServerUnaryReactor* CheckIn(grpc::CallbackServerContext* context,
                                     const pb::CheckInRequest* request,
                                     pb::CheckInResponse* response) override {
-    return StartCheckIn(context, request, response, store_, engine_, hub_, &pump_);
+    absl::StatusOr<Caller> caller = resolver_.Resolve(*context);
+    if (!caller.ok()) return FinishNow(context, caller.status());
+    absl::StatusOr<std::string> id = Resolve(*caller, request->run_id());
+    if (!id.ok()) return FinishNow(context, id.status());
+    // The call reads the request only while it starts.
+    pb::CheckInRequest resolved = *request;
+    resolved.set_run_id(*id);
+    return StartCheckIn(context, &resolved, response, store_, engine_, hub_, &pump_);
   }
 
   grpc::ServerUnaryReactor* DeleteRuns(grpc::CallbackServerContext* context,
                                        const pb::DeleteRunsRequest* request,
                                        pb::DeleteRunsResponse* response) override {
+    absl::StatusOr<Caller> caller = resolver_.Resolve(*context);
+    if (!caller.ok()) return FinishNow(context, caller.status());
+    if (request->run_ids_size() > kMaxRunIdsPerDelete) {
+      return FinishNow(context, absl::InvalidArgumentError(absl::StrCat(
+          request->run_ids_size(), " runs named; the limit is ", kMaxRunIdsPerDelete)));
+    }
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     std::vector<std::string> ids;
     for (const std::string& ref : request->run_ids()) {
-      absl::StatusOr<std::string> id = store_->ResolveRunId(ref);
+      absl::StatusOr<std::string> id = Resolve(*caller, ref);
       if (!id.ok()) {
         reactor->Finish(ToGrpcStatus(id.status()));
         return reactor;
@@ -461,7 +551,7 @@ class Service final : public pb::AetherFlow::CallbackService {
                          std::chrono::system_clock::now().time_since_epoch())
                          .count() -
                      request->older_than_ms();
-    engine_->Delete(std::move(ids), before,
+    engine_->Delete(std::move(ids), before, caller->Scope(),
                     [reactor, response](std::vector<std::string> deleted,
                                         std::vector<std::string> errors) {
                       for (auto& id : deleted) response->add_deleted(std::move(id));
@@ -472,10 +562,15 @@ class Service final : public pb::AetherFlow::CallbackService {
   }
 
  private:
-  absl::StatusOr<pb::RunSnapshot> Lookup(const std::string& ref) {
-    absl::StatusOr<std::string> id = store_->ResolveRunId(ref);
-    if (!id.ok()) return id.status();
-    return store_->GetRun(*id);
+  // A run of the caller's (any run, for root): others' runs do not exist
+  // for them, so that not even their ids leak.
+  absl::StatusOr<std::string> Resolve(const Caller& caller, const std::string& ref) {
+    AF_RETURN_IF_ERROR(CheckRunRef(ref));
+    return store_->ResolveRunId(ref, caller.Scope());
+  }
+  absl::StatusOr<pb::RunSnapshot> Lookup(const Caller& caller, const std::string& ref) {
+    AF_ASSIGN_OR_RETURN(std::string id, Resolve(caller, ref));
+    return store_->GetRun(id);
   }
 
   static Engine::SnapshotCallback Reply(grpc::ServerUnaryReactor* reactor,
@@ -501,17 +596,44 @@ class Service final : public pb::AetherFlow::CallbackService {
   Engine* engine_;
   StateStore* store_;
   EventHub* hub_;
+  CallerResolver resolver_;
   Pump pump_;
+};
+
+// Over TLS, calls without the bearer token are refused before any service
+// (health, reflection included) sees them.
+class TokenProcessor : public grpc::AuthMetadataProcessor {
+ public:
+  explicit TokenProcessor(std::string token) : token_(std::move(token)) {}
+  bool IsBlocking() const override { return false; }
+  grpc::Status Process(const InputMetadata& metadata, grpc::AuthContext*,
+                       OutputMetadata*, OutputMetadata*) override {
+    auto it = metadata.find("authorization");
+    std::string presented =
+        it == metadata.end() ? "" : std::string(it->second.data(), it->second.size());
+    if (presented.rfind("Bearer ", 0) == 0 &&
+        ConstantTimeEquals(presented.substr(7), token_)) {
+      return grpc::Status::OK;
+    }
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "missing or wrong bearer token");
+  }
+
+ private:
+  std::string token_;
 };
 
 class ServerImpl : public Server {
  public:
-  ServerImpl(std::unique_ptr<Service> service,
-             std::unique_ptr<grpc::Server> server)
-      : service_(std::move(service)), server_(std::move(server)) {}
+  ServerImpl(std::unique_ptr<Service> service, std::unique_ptr<grpc::Server> server,
+             Listener* listener, int tcp_port)
+      : service_(std::move(service)), server_(std::move(server)),
+        listener_(listener), tcp_port_(tcp_port) {}
   ~ServerImpl() override { Shutdown(); }
+  int tcp_port() const override { return tcp_port_; }
   void Shutdown() override {
     if (!server_) return;
+    listener_->Stop();  // no new connections
     // Follow streams never end by themselves: give them a moment, then
     // cancel them.
     server_->Shutdown(std::chrono::system_clock::now() +
@@ -523,6 +645,8 @@ class ServerImpl : public Server {
  private:
   std::unique_ptr<Service> service_;
   std::unique_ptr<grpc::Server> server_;
+  Listener* listener_;
+  int tcp_port_;
 };
 
 }  // namespace
@@ -532,25 +656,38 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
     EventHub* hub) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  auto service = std::make_unique<Service>(engine, store, hub);
+  auto service = std::make_unique<Service>(
+      engine, store, hub, CallerResolver(options.token, options.remote_user));
   grpc::ServerBuilder builder;
-  builder.AddListeningPort("unix:" + options.socket_path,
-                           grpc::InsecureServerCredentials());
+  int tcp_port = 0;
+  if (!options.tcp_address.empty()) {
+    std::shared_ptr<grpc::ServerCredentials> credentials;
+    if (options.tls_cert_pem.empty() && options.tls_key_pem.empty()) {
+      credentials = grpc::InsecureServerCredentials();
+    } else {
+      grpc::SslServerCredentialsOptions ssl;
+      ssl.pem_key_cert_pairs.push_back({options.tls_key_pem, options.tls_cert_pem});
+      credentials = grpc::SslServerCredentials(ssl);
+      credentials->SetAuthMetadataProcessor(
+          std::make_shared<TokenProcessor>(options.token));
+    }
+    builder.AddListeningPort(options.tcp_address, credentials, &tcp_port);
+  }
   builder.RegisterService(service.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
-  // The socket is created with the process umask: make it 0600.
-  mode_t old_umask = ::umask(0177);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
-  ::umask(old_umask);
-  if (!server) {
+  if (!server || (!options.tcp_address.empty() && tcp_port == 0)) {
     return absl::UnavailableError(
-        absl::StrCat("cannot listen on ", options.socket_path));
+        options.tcp_address.empty()
+            ? std::string("cannot start the gRPC server")
+            : absl::StrCat("cannot listen on ", options.tcp_address,
+                           " (in use, or not an address of this machine?)"));
   }
-  ::chmod(options.socket_path.c_str(), 0600);
   server->GetHealthCheckService()->SetServingStatus(true);
-  return std::unique_ptr<Server>(
-      new ServerImpl(std::move(service), std::move(server)));
+  options.listener->Serve(server.get());
+  return std::unique_ptr<Server>(new ServerImpl(std::move(service), std::move(server),
+                                                options.listener, tcp_port));
 }
 
 }  // namespace aetherflow

@@ -165,6 +165,15 @@ void BindText(sqlite3_stmt* stmt, int index, const std::string& text) {
                     SQLITE_TRANSIENT);
 }
 
+// Binds a uid filter; NULL (nullopt) matches every owner.
+void BindOwner(sqlite3_stmt* stmt, int index, std::optional<uint32_t> owner) {
+  if (owner.has_value()) {
+    sqlite3_bind_int64(stmt, index, *owner);
+  } else {
+    sqlite3_bind_null(stmt, index);
+  }
+}
+
 void BindMessage(sqlite3_stmt* stmt, int index,
                  const google::protobuf::MessageLite& message) {
   std::string blob = message.SerializeAsString();
@@ -356,12 +365,15 @@ absl::Status StateStore::ClearStepProcesses() {
   return writer_->Exec("UPDATE steps SET pid = 0, start_ticks = 0 WHERE pid != 0");
 }
 
-absl::StatusOr<std::string> StateStore::ResolveRunId(const std::string& ref) {
+absl::StatusOr<std::string> StateStore::ResolveRunId(
+    const std::string& ref, std::optional<uint32_t> owner) {
   std::lock_guard<std::mutex> lock(reader_->mu());
   if (ref == "last") {
     static constexpr char kLast[] =
-        "SELECT id FROM runs ORDER BY created_at DESC, rowid DESC LIMIT 1";
+        "SELECT id FROM runs WHERE (?1 IS NULL OR uid = ?1) "
+        "ORDER BY created_at DESC, rowid DESC LIMIT 1";
     AF_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, reader_->Prepare(kLast));
+    BindOwner(stmt, 1, owner);
     std::string id;
     if (sqlite3_step(stmt) == SQLITE_ROW) id = ColumnText(stmt, 0);
     sqlite3_reset(stmt);
@@ -369,10 +381,11 @@ absl::StatusOr<std::string> StateStore::ResolveRunId(const std::string& ref) {
     return id;
   }
   static constexpr char kPrefix[] =
-      "SELECT id FROM runs WHERE id >= ?1 AND id < ?1 || x'ff' ORDER BY id "
-      "LIMIT 2";
+      "SELECT id FROM runs WHERE id >= ?1 AND id < ?1 || x'ff' "
+      "AND (?2 IS NULL OR uid = ?2) ORDER BY id LIMIT 2";
   AF_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, reader_->Prepare(kPrefix));
   BindText(stmt, 1, ref);
+  BindOwner(stmt, 2, owner);
   std::vector<std::string> ids;
   while (sqlite3_step(stmt) == SQLITE_ROW) ids.push_back(ColumnText(stmt, 0));
   sqlite3_reset(stmt);
@@ -443,12 +456,15 @@ absl::StatusOr<pb::Step> StateStore::GetStep(const std::string& run_id,
   return step;
 }
 
-absl::StatusOr<std::vector<pb::Run>> StateStore::ListRuns(int limit) {
+absl::StatusOr<std::vector<pb::Run>> StateStore::ListRuns(
+    int limit, std::optional<uint32_t> owner) {
   static constexpr char kList[] =
-      "SELECT data FROM runs ORDER BY created_at DESC, rowid DESC LIMIT ?";
+      "SELECT data FROM runs WHERE (?2 IS NULL OR uid = ?2) "
+      "ORDER BY created_at DESC, rowid DESC LIMIT ?1";
   std::lock_guard<std::mutex> lock(reader_->mu());
   AF_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, reader_->Prepare(kList));
   sqlite3_bind_int(stmt, 1, limit > 0 ? limit : -1);
+  BindOwner(stmt, 2, owner);
   std::vector<pb::Run> runs;
   int rc;
   while ((rc = sqlite3_step(stmt)) == SQLITE_ROW) {
@@ -521,12 +537,14 @@ absl::StatusOr<std::vector<pb::Event>> StateStore::ReadEvents(
 }
 
 absl::StatusOr<std::vector<std::string>> StateStore::FinishedBefore(
-    int64_t before_ms) {
+    int64_t before_ms, std::optional<uint32_t> owner) {
   static constexpr char kSelect[] =
-      "SELECT id FROM runs WHERE finished_at != 0 AND finished_at < ?";
+      "SELECT id FROM runs WHERE finished_at != 0 AND finished_at < ?1 "
+      "AND (?2 IS NULL OR uid = ?2)";
   std::lock_guard<std::mutex> lock(reader_->mu());
   AF_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, reader_->Prepare(kSelect));
   sqlite3_bind_int64(stmt, 1, before_ms);
+  BindOwner(stmt, 2, owner);
   std::vector<std::string> ids;
   while (sqlite3_step(stmt) == SQLITE_ROW) ids.push_back(ColumnText(stmt, 0));
   sqlite3_reset(stmt);

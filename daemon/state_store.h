@@ -75,12 +75,16 @@ class StateStore {
   absl::Status ClearStepProcesses();
 
   // --- Reader side (any thread) ---
-  // Resolves a run id, a unique prefix of one, or "last". NotFound or
-  // InvalidArgument (ambiguous prefix).
-  absl::StatusOr<std::string> ResolveRunId(const std::string& ref);
+  // Resolves a run id, a unique prefix of one, or "last", among the runs of
+  // `owner` (a uid; nullopt: everyone's). NotFound or InvalidArgument
+  // (ambiguous prefix).
+  absl::StatusOr<std::string> ResolveRunId(
+      const std::string& ref, std::optional<uint32_t> owner = std::nullopt);
   // The run and its steps as of one committed transaction.
   absl::StatusOr<pb::RunSnapshot> GetRun(const std::string& run_id);
-  absl::StatusOr<std::vector<pb::Run>> ListRuns(int limit);
+  // Newest first, at most `limit` (0: all), of `owner` (nullopt: everyone).
+  absl::StatusOr<std::vector<pb::Run>> ListRuns(
+      int limit, std::optional<uint32_t> owner = std::nullopt);
   // The run alone, without its steps (cheap for 10,000-step runs).
   absl::StatusOr<pb::Run> GetRunOnly(const std::string& run_id);
   // One step of a run, by its index in the plan.
@@ -94,7 +98,8 @@ class StateStore {
                                                     int64_t after_seq,
                                                     int limit);
   // Runs finished before `before_ms`.
-  absl::StatusOr<std::vector<std::string>> FinishedBefore(int64_t before_ms);
+  absl::StatusOr<std::vector<std::string>> FinishedBefore(
+      int64_t before_ms, std::optional<uint32_t> owner = std::nullopt);
 
   // Test hook: how many rows each table holds.
   absl::StatusOr<int64_t> TEST_CountRows(const std::string& table);
