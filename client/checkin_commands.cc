@@ -60,7 +60,7 @@ std::optional<std::string> Resolve(const GlobalOptions& global, Connection* conn
   grpc::ClientContext context;
   grpc::Status status = connection->stub()->ListRuns(&context, request, &response);
   if (!status.ok()) {
-    std::fprintf(stderr, "%s\n", DescribeError(status, global.socket).c_str());
+    std::fprintf(stderr, "%s\n", DescribeError(status, global.where()).c_str());
     *exit_code = ExitCodeFor(status);
     return std::nullopt;
   }
@@ -187,7 +187,7 @@ int CmdPoll(const GlobalOptions& global, const std::string& run,
   pb::CheckInResponse response;
   grpc::Status status = CallCheckIn(connection.get(), request, &response, std::chrono::seconds(0));
   if (!status.ok()) {
-    std::fprintf(stderr, "%s\n", DescribeError(status, global.socket).c_str());
+    std::fprintf(stderr, "%s\n", DescribeError(status, global.where()).c_str());
     return ExitCodeFor(status);
   }
   SaveCursor(id, response.cursor());
@@ -221,7 +221,7 @@ int CmdWatch(const GlobalOptions& global, const std::string& run,
     grpc::Status status =
         CallCheckIn(connection.get(), request, &response, std::chrono::minutes(10));
     if (!status.ok()) {
-      std::fprintf(stderr, "%s\n", DescribeError(status, global.socket).c_str());
+      std::fprintf(stderr, "%s\n", DescribeError(status, global.where()).c_str());
       return ExitCodeFor(status);
     }
     cursor = response.cursor();

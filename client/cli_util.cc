@@ -23,6 +23,16 @@ RenderOptions RenderOptionsFor(const GlobalOptions& global) {
 }
 
 std::unique_ptr<Connection> ConnectOrExplain(const GlobalOptions& global) {
+  if (global.remote.enabled()) {
+    absl::StatusOr<std::unique_ptr<Connection>> connection =
+        Connection::OpenRemote(global.remote);
+    if (!connection.ok()) {
+      std::fprintf(stderr, "aetherflow: %s\n",
+                   std::string(connection.status().message()).c_str());
+      return nullptr;
+    }
+    return std::move(*connection);
+  }
   const char* no_autostart = std::getenv("AETHERFLOW_NO_AUTOSTART");
   bool autostart = !global.socket_given &&
                    !(no_autostart && std::string(no_autostart) == "1");

@@ -17,9 +17,9 @@ int64_t WallNowMs();
 // Rendering options from the global options, at the current time.
 RenderOptions RenderOptionsFor(const GlobalOptions& global);
 
-// Connects to the daemon, starting one unless --socket was given or
-// AETHERFLOW_NO_AUTOSTART=1. Prints the one-line error and returns null
-// when it cannot (exit code 3).
+// Connects to the daemon: over TCP with --connect, else on the socket,
+// starting a daemon unless --socket was given or AETHERFLOW_NO_AUTOSTART=1.
+// Prints the one-line error and returns null when it cannot (exit code 3).
 std::unique_ptr<Connection> ConnectOrExplain(const GlobalOptions& global);
 
 }  // namespace aetherflow

@@ -45,7 +45,7 @@ void PrintError(const std::string& message) {
 }
 
 int RpcFailed(const grpc::Status& status, const GlobalOptions& global) {
-  PrintError(DescribeError(status, global.socket));
+  PrintError(DescribeError(status, global.where()));
   return ExitCodeFor(status);
 }
 
@@ -306,7 +306,7 @@ std::optional<std::string> SubmitPlan(const GlobalOptions& global,
       PrintError(absl::StrCat("aetherflow: ", loaded.path,
                               " rejected by the daemon; nothing was submitted"));
     } else {
-      PrintError(DescribeError(status, global.socket));
+      PrintError(DescribeError(status, global.where()));
     }
     *exit_code = ExitCodeFor(status);
     return std::nullopt;

@@ -6,11 +6,14 @@
 #include <string>
 #include <vector>
 
+#include "client/remote.h"
+
 namespace aetherflow {
 
 struct GlobalOptions {
   std::string socket;        // resolved socket path
   bool socket_given = false; // --socket: never autostart
+  RemoteOptions remote;      // --connect: TCP instead of the socket, never autostart
   bool json = false;
   bool color = false;        // on a terminal, unless NO_COLOR / --no-color
   bool utf8 = true;          // the locale's codeset
@@ -18,6 +21,11 @@ struct GlobalOptions {
   bool interactive = false;  // the curses monitor: a terminal, not dumb, no --plain
   int width = 120;
   std::string config;        // --config: providers and prices for dry runs
+
+  // Where the daemon is, for messages: HOST:PORT or the socket path.
+  const std::string& where() const {
+    return remote.enabled() ? remote.address : socket;
+  }
 };
 
 struct SubmitOptions {

@@ -1,6 +1,8 @@
 #include "client/connection.h"
 
 #include <fcntl.h>
+#include <netdb.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -9,10 +11,15 @@
 #include <chrono>
 #include <climits>
 #include <cstring>
+#include <future>
 #include <thread>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/paths.h"
+#include "grpcpp/generic/generic_stub.h"
+#include "grpcpp/support/client_interceptor.h"
 
 namespace aetherflow {
 namespace {
@@ -75,6 +82,166 @@ absl::Status StartDaemon(const std::string& socket_path) {
       " (see ", log_path, ")"));
 }
 
+// Puts `authorization: Bearer <token>` on every call. An interceptor, not
+// call credentials: gRPC refuses call credentials on a plaintext channel,
+// and --insecure-plaintext (loopback) needs the token too.
+class BearerInterceptor : public grpc::experimental::Interceptor {
+ public:
+  explicit BearerInterceptor(std::string value) : value_(std::move(value)) {}
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->emplace("authorization", value_);
+    }
+    methods->Proceed();
+  }
+
+ private:
+  const std::string value_;
+};
+
+class BearerInterceptorFactory
+    : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit BearerInterceptorFactory(const std::string& token)
+      : value_("Bearer " + token) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo*) override {
+    return new BearerInterceptor(value_);
+  }
+
+ private:
+  const std::string value_;
+};
+
+// Connects to every address of host:port in turn, each for at most
+// `timeout`: OK as soon as one accepts. Tells "nothing listens there" apart
+// from TLS and token problems, which gRPC reports in one long line.
+absl::Status ProbeTcp(const RemoteOptions& remote, std::chrono::milliseconds timeout) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  addrinfo* list = nullptr;
+  int rc = ::getaddrinfo(remote.host.c_str(), remote.port.c_str(), &hints, &list);
+  if (rc != 0) {
+    return absl::UnavailableError(absl::StrCat("cannot reach aetherflowd at ",
+                                               remote.address, ": ", gai_strerror(rc)));
+  }
+  int error = ECONNREFUSED;
+  bool answered = false;
+  for (addrinfo* a = list; a != nullptr && !answered; a = a->ai_next) {
+    int fd = ::socket(a->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) {
+      error = errno;
+      continue;
+    }
+    if (::connect(fd, a->ai_addr, a->ai_addrlen) == 0) {
+      answered = true;
+    } else if (errno == EINPROGRESS) {
+      pollfd p{fd, POLLOUT, 0};
+      int ready;
+      do {
+        ready = ::poll(&p, 1, static_cast<int>(timeout.count()));
+      } while (ready < 0 && errno == EINTR);
+      int so_error = 0;
+      socklen_t len = sizeof so_error;
+      if (ready == 0) {
+        error = ETIMEDOUT;
+      } else if (ready > 0 &&
+                 ::getsockopt(fd, SOL_SOCKET, SO_ERROR, &so_error, &len) == 0) {
+        if (so_error == 0) answered = true;
+        else error = so_error;
+      } else {
+        error = errno;
+      }
+    } else {
+      error = errno;
+    }
+    ::close(fd);
+  }
+  ::freeaddrinfo(list);
+  if (answered) return absl::OkStatus();
+  return absl::UnavailableError(absl::StrCat(
+      "cannot reach aetherflowd at ", remote.address, ": ", std::strerror(error),
+      " (is it started with --listen ", remote.address, "?)"));
+}
+
+// One call that every gRPC server with health checking answers; its status
+// says whether TLS and HTTP/2 work. The request is an empty
+// HealthCheckRequest (the whole server).
+grpc::Status CallHealthCheck(const std::shared_ptr<grpc::Channel>& channel,
+                             std::chrono::seconds timeout) {
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext context;
+  context.set_deadline(std::chrono::system_clock::now() + timeout);
+  grpc::Slice empty("");
+  grpc::ByteBuffer request(&empty, 1);
+  grpc::ByteBuffer response;
+  std::promise<grpc::Status> done;
+  stub.UnaryCall(&context, "/grpc.health.v1.Health/Check", grpc::StubOptions(),
+                 &request, &response,
+                 [&done](grpc::Status status) { done.set_value(std::move(status)); });
+  return done.get_future().get();
+}
+
+// The last error of a gRPC transport message, without the address list:
+// "failed to connect to all addresses; last error: UNKNOWN:
+// ipv4:127.0.0.1:7000: Ssl handshake failed: …" -> "Ssl handshake failed: …".
+std::string TransportReason(std::string message) {
+  std::size_t last = message.find("last error: ");
+  if (last != std::string::npos) message.erase(0, last + 12);
+  std::size_t colon = message.find(": ");
+  if (colon != std::string::npos && colon > 0 &&
+      message.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ_") == colon) {
+    message.erase(0, colon + 2);  // the status code
+  }
+  for (const char* scheme : {"ipv4:", "ipv6:", "unix:"}) {
+    if (absl::StartsWith(message, scheme)) {
+      colon = message.find(": ");
+      if (colon != std::string::npos) message.erase(0, colon + 2);
+    }
+  }
+  return message;
+}
+
+// A one-line reason for a transport failure after TCP connected.
+std::string DescribeHandshakeFailure(const RemoteOptions& remote,
+                                     const grpc::Status& status) {
+  if (status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    return absl::StrCat("aetherflowd at ", remote.address,
+                        " accepted the connection but did not answer within 10 s");
+  }
+  std::string reason = TransportReason(status.error_message());
+  std::string lower = absl::AsciiStrToLower(reason);
+  if (remote.plaintext) {
+    return absl::StrCat("cannot talk to aetherflowd at ", remote.address,
+                        " without TLS: ", reason,
+                        " (if it listens with TLS, drop --insecure-plaintext)");
+  }
+  if (absl::StrContains(lower, "certificate verify failed") ||
+      absl::StrContains(lower, "certificate_verify_failed")) {
+    reason = remote.tls_ca_path.empty()
+                 ? "its certificate is not signed by a CA of this system; "
+                   "give its CA (or the certificate itself) with --tls-ca"
+                 : absl::StrCat("its certificate is not signed by --tls-ca ",
+                                remote.tls_ca_path);
+  } else if (absl::StrContains(lower, "wrong version number") ||
+             absl::StrContains(lower, "wrong_version_number") ||
+             absl::StrContains(lower, "packet length too long") ||
+             absl::StrContains(lower, "http request") ||
+             absl::StrContains(lower, "record layer failure")) {
+    reason = "it does not speak TLS there (a plaintext listener on loopback? "
+             "then --insecure-plaintext)";
+  } else if (absl::StrContains(lower, "peer name")) {
+    reason = remote.tls_server_name.empty()
+                 ? absl::StrCat("its certificate is not for ", remote.host,
+                                " (--tls-server-name NAME checks a name it is for)")
+                 : absl::StrCat("its certificate is not for --tls-server-name ",
+                                remote.tls_server_name);
+  }
+  return absl::StrCat("TLS with aetherflowd at ", remote.address, " failed: ", reason);
+}
+
 }  // namespace
 
 bool SocketAnswers(const std::string& path) {
@@ -89,9 +256,8 @@ bool SocketAnswers(const std::string& path) {
   return answers;
 }
 
-Connection::Connection(std::string socket_path,
-                       std::shared_ptr<grpc::Channel> channel)
-    : socket_path_(std::move(socket_path)),
+Connection::Connection(std::string where, std::shared_ptr<grpc::Channel> channel)
+    : where_(std::move(where)),
       channel_(std::move(channel)),
       stub_(::aetherflow::v1::AetherFlow::NewStub(channel_)) {}
 
@@ -114,6 +280,45 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(
   return std::unique_ptr<Connection>(new Connection(socket_path, std::move(channel)));
 }
 
+absl::StatusOr<std::unique_ptr<Connection>> Connection::OpenRemote(
+    const RemoteOptions& remote) {
+  absl::Status reachable = ProbeTcp(remote, std::chrono::seconds(10));
+  if (!reachable.ok()) return reachable;
+
+  grpc::ChannelArguments args;
+  args.SetMaxReceiveMessageSize(kMaxMessageBytes);
+  args.SetMaxSendMessageSize(kMaxMessageBytes);
+  std::shared_ptr<grpc::ChannelCredentials> credentials;
+  if (remote.plaintext) {
+    credentials = grpc::InsecureChannelCredentials();
+  } else {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = remote.tls_ca_pem;  // empty: the system roots
+    credentials = grpc::SslCredentials(ssl);
+    if (!remote.tls_server_name.empty()) {
+      args.SetSslTargetNameOverride(remote.tls_server_name);
+    }
+  }
+  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
+      interceptors;
+  if (!remote.token.empty()) {
+    interceptors.push_back(std::make_unique<BearerInterceptorFactory>(remote.token));
+  }
+  // "dns:///" so that "localhost:PORT" and "[::1]:PORT" resolve as written.
+  auto channel = grpc::experimental::CreateCustomChannelWithInterceptors(
+      "dns:///" + remote.address, credentials, args, std::move(interceptors));
+
+  // Any answer from the daemon — even "unauthenticated" or "unimplemented"
+  // — means TLS and HTTP/2 work; a token problem is reported by the command's
+  // own call, with its exit code.
+  grpc::Status health = CallHealthCheck(channel, std::chrono::seconds(10));
+  if (health.error_code() == grpc::StatusCode::UNAVAILABLE ||
+      health.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
+    return absl::UnavailableError(DescribeHandshakeFailure(remote, health));
+  }
+  return std::unique_ptr<Connection>(new Connection(remote.address, std::move(channel)));
+}
+
 int ExitCodeFor(const grpc::Status& status) {
   switch (status.error_code()) {
     case grpc::StatusCode::OK:
@@ -125,17 +330,22 @@ int ExitCodeFor(const grpc::Status& status) {
     case grpc::StatusCode::RESOURCE_EXHAUSTED:
     case grpc::StatusCode::UNIMPLEMENTED:
     case grpc::StatusCode::OUT_OF_RANGE:
+    case grpc::StatusCode::UNAUTHENTICATED:
       return kExitUsage;
     default:
       return kExitFailed;
   }
 }
 
-std::string DescribeError(const grpc::Status& status,
-                          const std::string& socket_path) {
+std::string DescribeError(const grpc::Status& status, const std::string& where) {
   if (status.error_code() == grpc::StatusCode::UNAVAILABLE) {
-    return absl::StrCat("aetherflow: lost the daemon at ", socket_path, ": ",
+    return absl::StrCat("aetherflow: lost the daemon at ", where, ": ",
                         status.error_message());
+  }
+  if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+    return absl::StrCat("aetherflow: aetherflowd at ", where, " refused the call: ",
+                        status.error_message(),
+                        " (give the token with --token-file FILE or AETHERFLOW_TOKEN)");
   }
   return absl::StrCat("aetherflow: ", status.error_message());
 }

@@ -1,5 +1,6 @@
 // Reaching the daemon: the socket, starting a user daemon when none answers
-// (as build tools with a server do), and gRPC statuses as exit codes.
+// (as build tools with a server do), TCP with TLS and a bearer token
+// (--connect), and gRPC statuses as exit codes.
 #ifndef AETHERFLOW_CLIENT_CONNECTION_H_
 #define AETHERFLOW_CLIENT_CONNECTION_H_
 
@@ -8,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "aetherflow/v1/aetherflow.grpc.pb.h"
+#include "client/remote.h"
 #include "grpcpp/grpcpp.h"
 
 namespace aetherflow {
@@ -27,12 +29,22 @@ class Connection {
   static absl::StatusOr<std::unique_ptr<Connection>> Open(
       const std::string& socket_path, bool autostart);
 
+  // Connects to the daemon at `remote.address` over TCP: TLS unless
+  // `remote.plaintext`, and `authorization: Bearer <token>` on every call
+  // when `remote.token` is set. Checks that a daemon answers there (TCP,
+  // then TLS and HTTP/2, within 10 s); UnavailableError with a one-line
+  // explanation when not. A wrong token shows on the first call
+  // (UNAUTHENTICATED). Never starts a daemon.
+  static absl::StatusOr<std::unique_ptr<Connection>> OpenRemote(
+      const RemoteOptions& remote);
+
   ::aetherflow::v1::AetherFlow::Stub* stub() { return stub_.get(); }
-  const std::string& socket_path() const { return socket_path_; }
+  // The socket path, or HOST:PORT.
+  const std::string& where() const { return where_; }
 
  private:
-  Connection(std::string socket_path, std::shared_ptr<grpc::Channel> channel);
-  std::string socket_path_;
+  Connection(std::string where, std::shared_ptr<grpc::Channel> channel);
+  std::string where_;
   std::shared_ptr<grpc::Channel> channel_;
   std::unique_ptr<::aetherflow::v1::AetherFlow::Stub> stub_;
 };
@@ -42,12 +54,12 @@ bool SocketAnswers(const std::string& path);
 
 // The exit code for a failed RPC: 3 when the daemon could not be reached,
 // 2 for bad input (invalid argument, unknown run, too large, not
-// available), 1 otherwise.
+// available) and a missing or wrong token (unauthenticated), 1 otherwise.
 int ExitCodeFor(const grpc::Status& status);
 
-// "aetherflow: <message>" for a failed RPC, one line.
-std::string DescribeError(const grpc::Status& status,
-                          const std::string& socket_path);
+// "aetherflow: <message>" for a failed RPC, one line. `where` is the
+// socket path or HOST:PORT.
+std::string DescribeError(const grpc::Status& status, const std::string& where);
 
 }  // namespace aetherflow
 

@@ -88,7 +88,7 @@ int EventFeed::Start() {
   grpc::Status status;
   absl::StatusOr<pb::RunSnapshot> snapshot = GetSnapshot(connection_, run_id_, &status);
   if (!snapshot.ok()) {
-    std::fprintf(stderr, "%s\n", DescribeError(status, global_.socket).c_str());
+    std::fprintf(stderr, "%s\n", DescribeError(status, global_.where()).c_str());
     return ExitCodeFor(status);
   }
   run_id_ = snapshot->run().id();
@@ -147,7 +147,7 @@ void EventFeed::ReadLoop() {
       // The daemon went away (a restart?): wait for it, then catch up from
       // the last event seen — nothing lost, nothing twice.
       if (++reconnects > 300) {
-        std::fprintf(stderr, "%s\n", DescribeError(status, global_.socket).c_str());
+        std::fprintf(stderr, "%s\n", DescribeError(status, global_.where()).c_str());
         error_code = ExitCodeFor(status);
         break;
       }
@@ -157,7 +157,7 @@ void EventFeed::ReadLoop() {
       std::this_thread::sleep_for(std::chrono::milliseconds(100));
       continue;
     }
-    std::fprintf(stderr, "%s\n", DescribeError(status, global_.socket).c_str());
+    std::fprintf(stderr, "%s\n", DescribeError(status, global_.where()).c_str());
     error_code = ExitCodeFor(status);
     break;
   }
@@ -311,7 +311,7 @@ int PrintFinal(const GlobalOptions& global, Connection* connection,
   grpc::Status status;
   absl::StatusOr<pb::RunSnapshot> snapshot = GetSnapshot(connection, run_id, &status);
   if (!snapshot.ok()) {
-    std::fprintf(stderr, "%s\n", DescribeError(status, global.socket).c_str());
+    std::fprintf(stderr, "%s\n", DescribeError(status, global.where()).c_str());
     return ExitCodeFor(status);
   }
   std::vector<std::string> tails(snapshot->steps_size());

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "grpc/support/log.h"
 #include "client/commands.h"
 #include "client/connection.h"
 #include "common/paths.h"
@@ -32,6 +33,9 @@ int TerminalWidth() {
 
 int main(int argc, char** argv) {
   std::setlocale(LC_ALL, "");
+  // gRPC's own log lines (a failed TLS handshake logs one) would break the
+  // client's one-line errors; GRPC_VERBOSITY=DEBUG brings them back.
+  if (!std::getenv("GRPC_VERBOSITY")) gpr_set_log_function([](gpr_log_func_args*) {});
   // `submit -- CMD ARGS` / `run -- CMD ARGS`: everything after "--" is the
   // command, untouched by option parsing.
   std::vector<std::string> command;
@@ -50,6 +54,20 @@ int main(int argc, char** argv) {
   std::string socket;
   bool json = false, no_color = false, plain = false;
   app.add_option("--socket", socket, "the daemon's Unix socket (no autostart)");
+  aetherflow::RemoteFlags remote;
+  app.add_option("--connect", remote.connect,
+                 "HOST:PORT of a daemon started with --listen: TCP with TLS "
+                 "(AETHERFLOW_CONNECT; no autostart)");
+  app.add_option("--tls-ca", remote.tls_ca,
+                 "CA certificate(s) (PEM) for --connect (AETHERFLOW_TLS_CA; "
+                 "default: the system's)");
+  app.add_option("--tls-server-name", remote.tls_server_name,
+                 "name to check in the daemon's certificate (default: HOST)");
+  app.add_option("--token-file", remote.token_file,
+                 "bearer token for --connect, a file only you may read "
+                 "(AETHERFLOW_TOKEN_FILE, or the token in AETHERFLOW_TOKEN)");
+  app.add_flag("--insecure-plaintext", remote.insecure_plaintext,
+               "--connect without TLS, to a loopback address only");
   app.add_flag("--json", json, "machine-readable output");
   app.add_flag("--no-color", no_color, "no colours (NO_COLOR works too)");
   app.add_flag("--plain", plain, "run/attach: lines, not the curses monitor");
@@ -144,6 +162,14 @@ int main(int argc, char** argv) {
   aetherflow::GlobalOptions global;
   global.socket_given = !socket.empty();
   global.socket = socket.empty() ? aetherflow::DefaultSocketPath() : socket;
+  remote.socket_given = global.socket_given;
+  absl::StatusOr<aetherflow::RemoteOptions> resolved =
+      aetherflow::ResolveRemote(remote, [](const char* name) { return std::getenv(name); });
+  if (!resolved.ok()) {
+    std::fprintf(stderr, "aetherflow: %s\n", std::string(resolved.status().message()).c_str());
+    return aetherflow::kExitUsage;
+  }
+  global.remote = std::move(*resolved);
   global.json = json;
   global.config = config;
   global.stdout_tty = ::isatty(STDOUT_FILENO);

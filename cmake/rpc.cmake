@@ -36,6 +36,7 @@ add_library(aetherflow_client STATIC
   client/follow.cc
   client/monitor_screen.cc
   client/monitor_view.cc
+  client/remote.cc
   client/render.cc
   client/run_model.cc
 )
