@@ -14,7 +14,7 @@ packages=(
   libbenchmark-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
   libcurl4-openssl-dev libsystemd-dev libre2-dev
   # tests and benchmarks: terminal tests, DB inspection, the ninja baseline
-  tmux sqlite3 python3 bc procps
+  tmux sqlite3 python3 bc procps openssl
 )
 
 missing=()
