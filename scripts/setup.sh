@@ -15,6 +15,9 @@ packages=(
   libcurl4-openssl-dev libsystemd-dev libre2-dev
   # tests and benchmarks: terminal tests, DB inspection, the ninja baseline
   tmux sqlite3 python3 bc procps openssl
+  # the systemd tests: systemd-analyze verify, systemd-sysusers,
+  # systemd-socket-activate (systemd need not be running)
+  systemd
 )
 
 missing=()
