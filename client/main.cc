@@ -163,10 +163,11 @@ int main(int argc, char** argv) {
   global.socket_given = !socket.empty();
   global.socket = socket.empty() ? aetherflow::DefaultSocketPath() : socket;
   remote.socket_given = global.socket_given;
-  absl::StatusOr<aetherflow::RemoteOptions> resolved =
-      aetherflow::ResolveRemote(remote, [](const char* name) { return std::getenv(name); });
+  absl::StatusOr<aetherflow::RemoteOptions> resolved = aetherflow::ResolveRemote(
+      remote, [](const char* name) { return std::getenv(name); });
   if (!resolved.ok()) {
-    std::fprintf(stderr, "aetherflow: %s\n", std::string(resolved.status().message()).c_str());
+    std::fprintf(stderr, "aetherflow: %s\n",
+                 std::string(resolved.status().message()).c_str());
     return aetherflow::kExitUsage;
   }
   global.remote = std::move(*resolved);

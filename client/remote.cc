@@ -64,8 +64,9 @@ absl::Status CheckToken(const std::string& token, const std::string& source) {
     unsigned char u = static_cast<unsigned char>(c);
     // gRPC metadata values must be printable ASCII.
     if (u < 0x20 || u >= 0x7f) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          source, " holds a control or non-ASCII character; a token is one line of printable ASCII"));
+      return absl::InvalidArgumentError(
+          absl::StrCat(source, " holds a control or non-ASCII character; a token "
+                               "is one line of printable ASCII"));
     }
   }
   return absl::OkStatus();
