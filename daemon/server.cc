@@ -663,14 +663,17 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   if (!options.tcp_address.empty()) {
     std::shared_ptr<grpc::ServerCredentials> credentials;
     if (options.tls_cert_pem.empty() && options.tls_key_pem.empty()) {
-      credentials = grpc::InsecureServerCredentials();
+      // Plaintext, but through gRPC's local credentials: they take only
+      // loopback peers, and unlike insecure ones they run the token check
+      // for every service (health and reflection included).
+      credentials = grpc::experimental::LocalServerCredentials(LOCAL_TCP);
     } else {
       grpc::SslServerCredentialsOptions ssl;
       ssl.pem_key_cert_pairs.push_back({options.tls_key_pem, options.tls_cert_pem});
       credentials = grpc::SslServerCredentials(ssl);
-      credentials->SetAuthMetadataProcessor(
-          std::make_shared<TokenProcessor>(options.token));
     }
+    credentials->SetAuthMetadataProcessor(
+        std::make_shared<TokenProcessor>(options.token));
     builder.AddListeningPort(options.tcp_address, credentials, &tcp_port);
   }
   builder.RegisterService(service.get());

@@ -321,11 +321,21 @@ TEST_F(RemoteTest, WrongOrMissingTokenIsUnauthenticated) {
   EXPECT_EQ(CountRows("runs"), 0) << "nothing was submitted";
 }
 
-TEST_F(RemoteTest, EveryServiceNeedsTheTokenOverTls) {
-  ListenTls();
-  grpc::SslCredentialsOptions ssl;
-  ssl.pem_root_certs = ReadFile(cert_);
-  auto channel = grpc::CreateChannel(address_, grpc::SslCredentials(ssl));
+class EveryServiceNeedsTheToken : public RemoteTest,
+                                  public ::testing::WithParamInterface<bool> {};
+
+TEST_P(EveryServiceNeedsTheToken, HealthReflectionAndTheApi) {
+  const bool tls = GetParam();
+  std::shared_ptr<grpc::Channel> channel;
+  if (tls) {
+    ListenTls();
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = ReadFile(cert_);
+    channel = grpc::CreateChannel(address_, grpc::SslCredentials(ssl));
+  } else {
+    ListenPlaintext();
+    channel = grpc::CreateChannel(address_, grpc::InsecureChannelCredentials());
+  }
   auto call = [&](const std::string& method, const std::string& token) {
     grpc::GenericStub stub(channel);
     grpc::ClientContext context;
@@ -345,6 +355,8 @@ TEST_F(RemoteTest, EveryServiceNeedsTheTokenOverTls) {
   EXPECT_EQ(call("/aetherflow.v1.AetherFlow/ListRuns", ""),
             grpc::StatusCode::UNAUTHENTICATED);
 }
+
+INSTANTIATE_TEST_SUITE_P(TlsAndPlaintext, EveryServiceNeedsTheToken, ::testing::Bool());
 
 TEST_F(RemoteTest, ClientRefusesATokenFileOthersMayRead) {
   ListenTls();
