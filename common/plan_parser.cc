@@ -152,22 +152,26 @@ class Locator {
       if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
         ++i;
       } else if (c == ',') {
-        Frame& f = stack.back();
-        if (f.object) {
-          f.expect_key = true;
-        } else {
-          ++f.index;
+        // The text need not be valid JSON (it is also scanned to place
+        // errors): an unbalanced delimiter is skipped.
+        if (!stack.empty()) {
+          Frame& f = stack.back();
+          if (f.object) {
+            f.expect_key = true;
+          } else {
+            ++f.index;
+          }
         }
         ++i;
       } else if (c == ':') {
-        stack.back().expect_key = false;
+        if (!stack.empty()) stack.back().expect_key = false;
         ++i;
       } else if (c == '{' || c == '[') {
         std::string path = value_at(i);
         stack.push_back({c == '{', c == '{', std::move(path), 0, {}});
         ++i;
       } else if (c == '}' || c == ']') {
-        stack.pop_back();
+        if (!stack.empty()) stack.pop_back();
         ++i;
       } else if (c == '"') {
         const size_t end = SkipString(text_, i);

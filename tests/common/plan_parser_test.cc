@@ -109,6 +109,17 @@ TEST(PlanParserTest, EveryBadPlanRefusedWithExpectedMessage) {
   EXPECT_EQ(checked, static_cast<int>(expect.size()));
 }
 
+// Found by tests/fuzz/plan_parser_fuzz: the position locator runs on text
+// that is not valid JSON and must not walk off its stack of containers.
+TEST(PlanParserTest, UnbalancedBracketsInBrokenTextAreNoCrash) {
+  const char bytes[] = "77777777" "\x00"  "\x00"  "\x00"  "\x0a" "777777S777777{" "\x0a" "  " "\x22" "ta]k_id" "\x22" ": " "\x22" "ue" "\x22" "ncies" "\x22" ": [" "\xa3"  "\xaa" "issing_step" "\x22" "]}[  ]" "\x0a" "}" "\x0a" ;
+  absl::StatusOr<Plan> plan =
+      ParsePlan(std::string_view(bytes, sizeof bytes - 1), "fuzz.json");
+  ASSERT_FALSE(plan.ok());
+  EXPECT_NE(plan.status().message().find("fuzz.json:"), std::string::npos)
+      << plan.status().message();
+}
+
 TEST(PlanParserTest, TrailingCommaIsSyntaxErrorAtLine4Alone) {
   std::vector<std::string> errors = Errors(
       ReadFile(kPlans / "bad" / "trailing_comma.json"), "trailing_comma.json");
