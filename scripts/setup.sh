@@ -18,6 +18,10 @@ packages=(
   # the systemd tests: systemd-analyze verify, systemd-sysusers,
   # systemd-socket-activate (systemd need not be running)
   systemd
+  # multi-user tests: useradd/groupadd, setpriv
+  passwd util-linux
+  # scripts/hardening.sh: libFuzzer and sanitizer runtimes
+  clang libclang-rt-14-dev
 )
 
 missing=()
