@@ -10,6 +10,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
@@ -104,6 +105,9 @@ std::string StepsPhrase(const RunFacts& run) {
 absl::StatusOr<std::vector<int64_t>> ParseSchedule(std::string_view text) {
   std::vector<int64_t> schedule;
   const absl::string_view all = AV(text);
+  // Messages quote what the user wrote escaped, so that each stays on one
+  // line (a plan's problems are listed one per line).
+  const std::string quoted = absl::StrCat("\"", absl::CHexEscape(all), "\"");
   if (absl::StripAsciiWhitespace(all).empty()) {
     return absl::InvalidArgumentError("empty check-in schedule");
   }
@@ -111,7 +115,7 @@ absl::StatusOr<std::vector<int64_t>> ParseSchedule(std::string_view text) {
     entry = absl::StripAsciiWhitespace(entry);
     if (entry.empty()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("check-in schedule \"", all, "\": empty entry"));
+          absl::StrCat("check-in schedule ", quoted, ": empty entry"));
     }
     absl::StatusOr<int64_t> ms =
         ParseDurationMs(std::string_view(entry.data(), entry.size()));
@@ -121,7 +125,8 @@ absl::StatusOr<std::vector<int64_t>> ParseSchedule(std::string_view text) {
     }
     if (*ms <= 0) {
       return absl::InvalidArgumentError(absl::StrCat(
-          "check-in schedule: \"", entry, "\" must be more than zero"));
+          "check-in schedule: \"", absl::CHexEscape(entry),
+          "\" must be more than zero"));
     }
     schedule.push_back(*ms);
     if (schedule.size() > static_cast<size_t>(kMaxScheduleEntries)) {
@@ -133,8 +138,8 @@ absl::StatusOr<std::vector<int64_t>> ParseSchedule(std::string_view text) {
   for (size_t i = 1; i + 1 < schedule.size(); ++i) {
     if (schedule[i] <= schedule[i - 1]) {
       return absl::InvalidArgumentError(
-          absl::StrCat("check-in schedule \"", all,
-                       "\": the offsets before the last entry must increase"));
+          absl::StrCat("check-in schedule ", quoted,
+                       ": the offsets before the last entry must increase"));
     }
   }
   return schedule;

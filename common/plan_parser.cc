@@ -764,6 +764,13 @@ class PlanChecker {
     }
   }
 
+  // A step id as shown in a cycle: bare when valid; a malformed one (also
+  // reported) quoted, so that a newline in it cannot break the one problem
+  // per line of the report.
+  static std::string CycleName(const std::string& id) {
+    return StepIdProblem(id).empty() ? id : Quote(id);
+  }
+
   // The cycle is stack[from..top] then back to stack[from]. A long one is
   // shown with its middle elided; the work per cycle is bounded, since a
   // deep stack may be closed by very many back edges.
@@ -777,9 +784,9 @@ class PlanChecker {
         names.push_back(absl::StrCat("... (", len - kMaxCycleShown, " more)"));
         k = len - kMaxCycleShown / 2;
       }
-      names.push_back(plan.steps[stack[from + k].first].id);
+      names.push_back(CycleName(plan.steps[stack[from + k].first].id));
     }
-    names.push_back(plan.steps[stack[from].first].id);
+    names.push_back(CycleName(plan.steps[stack[from].first].id));
     AddProblem(absl::StrCat("steps[", stack[from].first, "]"),
                absl::StrCat("cycle: ", absl::StrJoin(names, " -> ")));
   }

@@ -66,6 +66,19 @@ TEST(ScheduleTest, RejectsBadSchedules) {
   EXPECT_TRUE(Rejected(many));
 }
 
+// A plan's problems are listed one per line, and a schedule's message is
+// one of them: what the user wrote is quoted escaped.
+TEST(ScheduleTest, ErrorsQuoteTheTextOnOneLine) {
+  for (const char* text : {"1s,\n,2s", "5s,\n3s,1m", "0\n"}) {
+    absl::StatusOr<std::vector<int64_t>> s = ParseSchedule(text);
+    ASSERT_FALSE(s.ok()) << text;
+    EXPECT_EQ(s.status().message().find('\n'), absl::string_view::npos)
+        << s.status();
+  }
+  EXPECT_EQ(ParseSchedule("1s,\n,2s").status().message(),
+            "check-in schedule \"1s,\\n,2s\": empty entry");
+}
+
 TEST(ScheduleTest, DefaultDueTimes) {
   const int64_t start = 1'700'000'000'000;
   const std::vector<int64_t> s = Schedule(kDefaultSchedule);

@@ -153,6 +153,27 @@ TEST(PlanParserTest, SelfDependencyIsCycle) {
             "plan.json:1:12: steps[0]: cycle: a -> a");
 }
 
+// Malformed ids are still registered (so their dependents get no "unknown
+// step"), and so may close a cycle: shown quoted, the report keeps one
+// problem per line.
+TEST(PlanParserTest, CycleThroughMalformedIdStaysOnOneLine) {
+  EXPECT_EQ(ErrorText(R"({"steps": [
+  {"id": "a\nb", "run": "true", "dependencies": ["c"]},
+  {"id": "c", "run": "true", "dependencies": ["a\nb"]}]})"),
+            "plan.json:2:3: steps[0]: cycle: \"a\\nb\" -> c -> \"a\\nb\"\n"
+            "plan.json:2:10: steps[0].id: invalid step id \"a\\nb\" (use letters, "
+            "digits, '_', '-' and '.')");
+}
+
+TEST(PlanParserTest, BadScheduleIsOneProblemOnOneLine) {
+  std::vector<std::string> errors = Errors(
+      R"({"checkin": {"schedule": "1s,\n,2s"}, "steps": [{"id": "a", "run": "x"}]})");
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_EQ(errors[0],
+            "plan.json:1:26: checkin.schedule: check-in schedule \"1s,\\n,2s\": "
+            "empty entry");
+}
+
 TEST(PlanParserTest, DuplicateIdPointsAtSecondWithFirstLine) {
   EXPECT_EQ(ErrorText(ReadFile(kPlans / "bad" / "duplicate_id.json")),
             "plan.json:5:12: steps[1].id: duplicate step id \"a\" "
