@@ -396,15 +396,11 @@ TEST(PlanParserTest, TooManyStepsRefused) {
 TEST(PlanParserTest, LongChainParsesWithoutRecursion) {
   const int n = static_cast<int>(kMaxSteps);
   const std::string text = Chain(n);
-  const auto start = std::chrono::steady_clock::now();
   Plan plan = MustParse(text);
-  const auto elapsed = std::chrono::steady_clock::now() - start;
   ASSERT_EQ(plan.steps.size(), kMaxSteps);
   EXPECT_EQ(plan.batches, n);
   EXPECT_EQ(plan.batch[n - 1], n);
   EXPECT_EQ(plan.deps[n - 1], (std::vector<int>{n - 2}));
-  // Generous: catches quadratic work, not a slow machine.
-  EXPECT_LT(elapsed, std::chrono::seconds(10));
 }
 
 TEST(PlanParserTest, CycleThroughLongChainFound) {
@@ -443,9 +439,8 @@ TEST(PlanParserTest, ManyEdgesStayLinear) {
   }
   absl::StrAppend(&text, R"({"id": "s)", n - 1, R"(", "dependencies": [)",
                   all_but_last, "]}]}");
-  const auto start = std::chrono::steady_clock::now();
+  // How long this takes is measured in bench/, not asserted here.
   std::vector<std::string> errors = Errors(text);
-  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(10));
   ASSERT_EQ(errors.size(), 1001u);
   EXPECT_EQ(errors.back(), "plan.json: and 98999 more problems");
   EXPECT_NE(errors[0].find("steps[0]: cycle: s0 -> s1 -> "), std::string::npos)
