@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "common/plan.h"
 
 namespace aetherflow {
 namespace {
@@ -42,7 +43,10 @@ absl::StatusOr<Figures> ParseControlLine(std::string_view text) {
     };
     if (kv.first == "tokens") {
       int64_t tokens;
-      if (!absl::SimpleAtoi(kv.second, &tokens) || tokens < 0) return bad();
+      if (!absl::SimpleAtoi(kv.second, &tokens) || tokens < 0 ||
+          tokens > kMaxTokens) {
+        return bad();
+      }
       figures.tokens = tokens;
     } else if (kv.first == "cost") {
       double cost;

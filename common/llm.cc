@@ -131,14 +131,19 @@ absl::Status ReadPaths(const Json& ctx, const std::string& key,
 std::optional<int64_t> GetCount(const Json& object, const char* key) {
   auto it = object.find(key);
   if (it == object.end()) return std::nullopt;
+  // Capped at kMaxTokens: the daemon adds these up over a run's steps.
   if (it->is_number_unsigned()) {
     const uint64_t v = it->get<uint64_t>();
-    return static_cast<int64_t>(std::min<uint64_t>(v, INT64_MAX));
+    return static_cast<int64_t>(std::min<uint64_t>(v, kMaxTokens));
   }
-  if (it->is_number_integer()) return std::max<int64_t>(0, it->get<int64_t>());
+  if (it->is_number_integer()) {
+    return std::clamp<int64_t>(it->get<int64_t>(), 0, kMaxTokens);
+  }
   if (it->is_number_float()) {
     const double v = it->get<double>();
-    if (std::isfinite(v) && v >= 0 && v < 9e18) return std::llround(v);
+    if (std::isfinite(v) && v >= 0) {
+      return v < kMaxTokens ? std::llround(v) : kMaxTokens;
+    }
   }
   return std::nullopt;
 }

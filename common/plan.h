@@ -18,6 +18,13 @@ inline constexpr std::size_t kMaxSteps = 100'000;
 inline constexpr int kMaxJsonDepth = 64;
 inline constexpr std::size_t kMaxStepIdLength = 128;
 inline constexpr int kMaxRetries = 100;
+// The longest step timeout: the scheduler adds it to the current time.
+inline constexpr int64_t kMaxTimeoutMs = int64_t{365} * 24 * 60 * 60 * 1000;
+// The largest token count taken from outside: a step's estimated_tokens, a
+// `::aetherflow tokens=` line, a provider's usage. Far above any real step,
+// and low enough that sums over every step and attempt of a run fit in an
+// int64_t (10^5 steps x 10^12 = 10^17).
+inline constexpr int64_t kMaxTokens = 1'000'000'000'000;
 
 struct Step {
   std::string id;

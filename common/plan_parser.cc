@@ -555,8 +555,9 @@ class PlanChecker {
       } else if (key == "env") {
         CheckEnv(v, at(key), step);
       } else if (key == "estimated_tokens") {
-        step.estimated_tokens = GetInteger(v, at(key), 0, INT64_MAX,
-                                           "expected a non-negative integer");
+        step.estimated_tokens = GetInteger(
+            v, at(key), 0, kMaxTokens,
+            absl::StrCat("expected an integer from 0 to ", kMaxTokens));
       } else if (key == "complexity") {
         if (v.is_number()) {
           step.complexity = v.get<double>();
@@ -655,21 +656,30 @@ class PlanChecker {
   }
 
   void CheckTimeout(const Json& v, const std::string& path, Step& step) {
+    int64_t ms = 0;
     if (v.is_string()) {
-      absl::StatusOr<int64_t> ms = ParseDurationMs(v.get<std::string>());
-      if (ms.ok()) {
-        step.timeout_ms = *ms;
-      } else {
-        AddProblem(path, std::string(ms.status().message()));
+      absl::StatusOr<int64_t> parsed = ParseDurationMs(v.get<std::string>());
+      if (!parsed.ok()) {
+        AddProblem(path, std::string(parsed.status().message()));
+        return;
       }
+      ms = *parsed;
     } else if (v.is_number() && v.get<double>() >= 0 &&
                v.get<double>() < 9e15) {  // seconds; ms fits in int64
-      step.timeout_ms = std::llround(v.get<double>() * 1000);
+      ms = std::llround(v.get<double>() * 1000);
     } else {
       AddProblem(path,
                  "expected a duration such as \"90s\" or a non-negative number "
                  "of seconds");
+      return;
     }
+    // The scheduler adds the timeout to the current time: a bound keeps
+    // that sum far from overflowing.
+    if (ms > kMaxTimeoutMs) {
+      AddProblem(path, "longer than 365d, the longest timeout");
+      return;
+    }
+    step.timeout_ms = ms;
   }
 
   void CheckEnv(const Json& v, const std::string& path, Step& step) {

@@ -4,6 +4,7 @@
 #include <string>
 
 #include "absl/status/status.h"
+#include "common/plan.h"
 #include "gtest/gtest.h"
 
 namespace aetherflow {
@@ -47,6 +48,14 @@ TEST(ControlLineTest, OnlyTheKeysGivenAreSet) {
   ASSERT_TRUE(f.cost.has_value());
   EXPECT_DOUBLE_EQ(*f.cost, 1.5);
   EXPECT_FALSE(f.progress.has_value());
+}
+
+// The daemon adds step figures up over a run: a step must not be able to
+// overflow the sum (it did, with tokens=9223372036854775807 in two steps).
+TEST(ControlLineTest, TokensAreCapped) {
+  EXPECT_EQ(Parse("::aetherflow tokens=1000000000000").tokens, kMaxTokens);
+  EXPECT_TRUE(Rejected("::aetherflow tokens=1000000000001"));
+  EXPECT_TRUE(Rejected("::aetherflow tokens=9223372036854775807"));
 }
 
 TEST(ControlLineTest, ZeroIsAKnownValue) {
@@ -161,9 +170,9 @@ TEST(ControlLineTest, ErrorNamesTheBadField) {
 }
 
 TEST(ControlLineTest, LargeAndScientificValues) {
-  Figures f = Parse("tokens=9223372036854775807 cost=1e-3");
+  Figures f = Parse("tokens=1000000000000 cost=1e-3");
   ASSERT_TRUE(f.tokens && f.cost);
-  EXPECT_EQ(*f.tokens, INT64_MAX);
+  EXPECT_EQ(*f.tokens, kMaxTokens);
   EXPECT_DOUBLE_EQ(*f.cost, 0.001);
 }
 

@@ -229,6 +229,18 @@ TEST(CompletionTest, DeepSeekCacheHitTokens) {
   EXPECT_EQ(c->finish_reason, "length");
 }
 
+// Whatever a provider claims, a count is capped: the daemon adds them up.
+TEST(CompletionTest, HugeUsageIsCapped) {
+  absl::StatusOr<Completion> c = ParseCompletion(R"({
+    "choices": [{"message": {"content": "ok"}}],
+    "usage": {"prompt_tokens": 18446744073709551615,
+              "completion_tokens": 1e300, "prompt_cache_hit_tokens": -5}})");
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->usage.prompt_tokens, kMaxTokens);
+  EXPECT_EQ(c->usage.completion_tokens, kMaxTokens);
+  EXPECT_EQ(c->usage.cached_prompt_tokens, 0);
+}
+
 TEST(CompletionTest, NoUsageMeansUnknownTokens) {
   absl::StatusOr<Completion> c =
       ParseCompletion(R"({"choices": [{"message": {"content": "hi"}}]})");

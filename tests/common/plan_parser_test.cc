@@ -485,7 +485,15 @@ TEST(PlanParserTest, TimeoutAsDurationOrSeconds) {
   EXPECT_EQ(ErrorText(OneStep(R"("timeout": "soon")")),
             "plan.json:1:50: steps[0].timeout: invalid duration \"soon\" (use "
             "e.g. 500ms, 30s, 5m, 2h)");
-  for (const char* bad : {"-1", "true", "[]", "\"-5s\"", "1e300"}) {
+  EXPECT_EQ(MustParse(OneStep(R"("timeout": "365d")")).steps[0].timeout_ms,
+            kMaxTimeoutMs);
+  // The scheduler adds a timeout to the current time; this one overflowed
+  // it (UBSan: "signed integer overflow" in RunScheduler::FindWork).
+  EXPECT_EQ(ErrorText(OneStep(R"("timeout": "9223372036854775807ms")")),
+            "plan.json:1:50: steps[0].timeout: longer than 365d, the longest "
+            "timeout");
+  for (const char* bad : {"-1", "true", "[]", "\"-5s\"", "1e300", "\"366d\"",
+                          "31536000.5", "8999999999999999"}) {
     EXPECT_NE(ErrorText(OneStep(absl::StrCat(R"("timeout": )", bad)))
                   .find("steps[0].timeout: "),
               std::string::npos)
@@ -552,7 +560,9 @@ TEST(PlanParserTest, FieldTypesChecked) {
       {R"("type": [])", "steps[0].type: expected a string"},
       {R"("prompt": {})", "steps[0].prompt: expected a string"},
       {R"("estimated_tokens": -1)",
-       "steps[0].estimated_tokens: expected a non-negative integer"},
+       "steps[0].estimated_tokens: expected an integer from 0 to 1000000000000"},
+      {R"("estimated_tokens": 9223372036854775807)",
+       "steps[0].estimated_tokens: expected an integer from 0 to 1000000000000"},
       {R"("complexity": "high")", "steps[0].complexity: expected a number"},
       {R"("validation_criteria": "x")",
        "steps[0].validation_criteria: expected an array of strings"},
