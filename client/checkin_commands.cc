@@ -5,6 +5,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -86,10 +87,12 @@ grpc::Status CallCheckIn(Connection* connection, const pb::CheckInRequest& reque
   auto give_up = std::chrono::steady_clock::now() + retry_for;
   while (true) {
     grpc::ClientContext context;
-    // The daemon answers by wait_ms; the deadline only guards a hang.
+    // The daemon answers by wait_ms (at most kMaxCheckinWaitMs); the
+    // deadline only guards a hang. Clamped first: `--wait` may say more
+    // than a time_point can hold.
+    const int64_t wait_ms = std::clamp<int64_t>(request.wait_ms(), 0, kMaxCheckinWaitMs);
     context.set_deadline(std::chrono::system_clock::now() +
-                         std::chrono::milliseconds(request.wait_ms()) +
-                         std::chrono::seconds(30));
+                         std::chrono::milliseconds(wait_ms) + std::chrono::seconds(30));
     grpc::Status status = connection->stub()->CheckIn(&context, request, response);
     if (status.error_code() != grpc::StatusCode::UNAVAILABLE ||
         std::chrono::steady_clock::now() >= give_up) {

@@ -20,6 +20,9 @@ namespace aetherflow {
 // T+30s, T+90s, then every 300 s.
 inline constexpr std::string_view kDefaultSchedule = "30s,90s,300s";
 inline constexpr int kMaxScheduleEntries = 100;
+// The longest a CheckIn call waits (daemon/checkin_call.cc clamps
+// CheckInRequest.wait_ms to it; the client sets its deadline from it).
+inline constexpr int64_t kMaxCheckinWaitMs = int64_t{24} * 3600 * 1000;
 
 // "30s,90s,300s" -> {30000, 90000, 300000}: the offsets from the run's start
 // of the first check-ins, then the last entry as the interval that repeats

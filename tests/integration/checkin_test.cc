@@ -86,6 +86,16 @@ TEST_F(CheckinTest, AWarningAsksForAttention) {
   Cli({"cancel", id});
 }
 
+// `--wait` takes any duration; the deadline of the call used to overflow
+// (UBSan in std::chrono: "signed integer overflow", a deadline in the past).
+TEST_F(CheckinTest, AnyWaitIsAcceptedEvenBeyondADay) {
+  std::string id = Submit(WritePlan("ok.json", R"J({"task_id": "ok", "steps": [
+    {"id": "a", "run": "true"}]})J"));
+  WaitForEnd(id);
+  CliResult r = Client({"poll", id, "--wait", "9223372036854775807ms"});
+  EXPECT_EQ(r.exit_code, 10) << r.out << r.err;
+}
+
 TEST_F(CheckinTest, SuccessSummaryAndNextCheckin) {
   std::string id = Submit(WritePlan("ok.json", R"J({"task_id": "ok", "steps": [
     {"id": "a", "run": "echo 'Trial 3/3 finished'"}, {"id": "b", "dependencies": ["a"], "run": "true"}]})J"));
