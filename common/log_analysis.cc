@@ -225,7 +225,14 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
 // `text` made safe to show and to put in JSON: control characters become
 // spaces, invalid UTF-8 becomes U+FFFD, cut to `max` bytes with "...".
 std::string CleanText(std::string_view text, size_t max) {
-  text = Trim(text);
+  // Trimmed of control characters too: inside they become spaces, so at an
+  // edge they would leave one, and cleaning again would not give the same
+  // text (a cursor's progress is cleaned again when read back from JSON).
+  auto edge = [](char c) {
+    return static_cast<unsigned char>(c) <= 0x20 || c == 0x7f;
+  };
+  while (!text.empty() && edge(text.front())) text.remove_prefix(1);
+  while (!text.empty() && edge(text.back())) text.remove_suffix(1);
   std::string out;
   out.reserve(std::min(text.size(), max) + 3);
   for (size_t i = 0; i < text.size();) {

@@ -627,6 +627,21 @@ TEST(LogAnalysisTest, CursorJsonRoundTrip) {
   }
 }
 
+// Found by tests/fuzz/log_analysis_fuzz: a control character at the end of
+// a progress text became a trailing space, which reading the cursor back
+// from JSON trimmed, so the cursor changed on its way through a poller.
+TEST(LogAnalysisTest, ControlCharactersAtTheEdgesOfATextAreTrimmed) {
+  StepCursor c;
+  StepAnalysis a = AnalyzeLog(Spec(R"j({"progress": "stage [^ ]+"})j"),
+                              "\x01" "ERROR x\x02\nstage one\x01\n", &c);
+  ASSERT_EQ(a.findings.size(), 1u) << Describe(a.findings);
+  EXPECT_EQ(a.findings[0].text, "ERROR x");
+  EXPECT_EQ(c.progress.text, "stage one");
+  absl::StatusOr<StepCursor> back = StepCursorFromJson(StepCursorToJson(c));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, c);
+}
+
 TEST(LogAnalysisTest, CursorJsonSurvivesInvalidUtf8) {
   // Custom progress text and findings come from the log, which may hold
   // any bytes; the cursor must still serialise.
