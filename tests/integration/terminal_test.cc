@@ -22,6 +22,13 @@ class TerminalTest : public DaemonTest {
     if (std::system("command -v tmux >/dev/null 2>&1") != 0) {
       GTEST_SKIP() << "tmux is not installed (scripts/setup.sh installs it)";
     }
+    NewServer();
+  }
+  // Each session gets its own tmux server. Reusing a name right after
+  // kill-server races with the old server's exit: tmux connects to the dying
+  // server and says "server exited unexpectedly".
+  void NewServer() {
+    if (!server_.empty()) Tmux("kill-server 2>/dev/null");
     server_ = "af-" + std::to_string(::getpid()) + "-" + std::to_string(++counter_);
   }
   void TearDown() override {
@@ -146,7 +153,7 @@ TEST_F(TerminalTest, CancelFromTheMonitorAfterConfirmationAndDetachWithQ) {
   std::string other = Submit(WritePlan("d.json", R"({"task_id": "d", "steps": [
     {"id": "sleepy", "run": "sleep 60"}]})"));
   WaitFor(other, [](const nlohmann::json& s) { return s["run"]["state"] == "running"; });
-  Tmux("kill-server");
+  NewServer();
   Start("attach " + other, 100, 24);
   WaitForScreen("⟳ Running");
   Tmux("send-keys -t t q");
