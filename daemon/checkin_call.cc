@@ -26,9 +26,6 @@ namespace {
 namespace pb = ::aetherflow::v1;
 using Clock = std::chrono::steady_clock;
 
-// A run may wait a day between check-ins; a call longer than that is a
-// mistake.
-constexpr int64_t kMaxWaitMs = 24LL * 3600 * 1000;
 // Log bytes analysed per step per evaluation; the rest on the next one.
 constexpr int64_t kMaxReadPerStep = 8 << 20;
 // Evaluations while waiting are at least this far apart.
@@ -134,7 +131,7 @@ class CheckInCall : public StreamCore,
     int64_t now = NowMs();
     int64_t after = std::max(original_.last_ms, start);
     int64_t due = NextCheckinMs(start, schedule_, after);
-    int64_t wait = std::clamp<int64_t>(request.wait_ms(), 0, kMaxWaitMs);
+    int64_t wait = std::clamp<int64_t>(request.wait_ms(), 0, kMaxCheckinWaitMs);
     answer_at_ms_ = std::min(due, now + wait);
     // A finished run has nothing more to wait for.
     if (snapshot->run().state() != pb::RUN_QUEUED &&

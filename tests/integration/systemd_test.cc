@@ -729,6 +729,13 @@ TEST_F(SystemdDaemonTest, ClientsQueuedBeforeTheDaemonStartsAreServed) {
                  "HOME=" + dir_, "-E", "XDG_CONFIG_HOME=" + dir_ + "/config",
                  BinDir() + "/aetherflowd", "--socket", socket_, "--state-dir",
                  state_dir_, "--kill-grace-ms", "500"};
+  // Under the sanitizer build the daemon reports where the rest of the suite
+  // does (scripts/hardening.sh reads them all).
+  for (const char* name : {"ASAN_OPTIONS", "UBSAN_OPTIONS", "LSAN_OPTIONS"}) {
+    if (const char* value = std::getenv(name)) {
+      launch.argv.insert(launch.argv.begin() + 1, {"-E", std::string(name) + "=" + value});
+    }
+  }
   Start(launch);
   auto deadline = Clock::now() + kPatience;
   while (!fs::exists(socket_) && DaemonAlive() && Clock::now() < deadline) {
