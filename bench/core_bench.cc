@@ -1,12 +1,14 @@
-// Micro-benchmarks of the pure core: plan parsing, scheduling and rendering
-// of large plans. Run: build/bench/core_bench
+// Micro-benchmarks of the pure core: plan parsing, scheduling, rendering of
+// large plans and log analysis. Run: build/bench/core_bench
 #include <string>
 #include <vector>
 
 #include "benchmark/benchmark.h"
 #include "client/render.h"
+#include "common/log_analysis.h"
 #include "common/plan_parser.h"
 #include "daemon/scheduler.h"
+#include "nlohmann/json.hpp"
 
 namespace aetherflow {
 namespace {
@@ -70,6 +72,43 @@ void BM_RenderStatus(benchmark::State& state) {
   state.SetItemsProcessed(state.iterations() * state.range(0));
 }
 BENCHMARK(BM_RenderStatus)->Arg(10'000)->Unit(benchmark::kMillisecond);
+
+// One check-in's read of a step with its own patterns: a few lines of new
+// output, as a training step prints between two evaluations.
+void BM_AnalyzeShortRead(benchmark::State& state) {
+  auto spec = WatchSpecFromJson(nlohmann::json::parse(R"json({
+    "progress": "epoch (\\d+)/(\\d+)", "error": ["CUDA error", "Traceback"],
+    "discovery": "new record", "metric": "val_loss: ([0-9.]+)", "goal": "min"})json"));
+  if (!spec.ok()) {
+    state.SkipWithError(std::string(spec.status().message()).c_str());
+    return;
+  }
+  const std::string data =
+      "epoch 3/10 loss 0.41\nval_loss: 0.3871\nWARNING: lr decayed\nepoch 4/10 loss 0.39\n";
+  for (auto _ : state) {
+    StepCursor cursor;
+    benchmark::DoNotOptimize(AnalyzeLog(*spec, data, &cursor));
+  }
+  state.SetBytesProcessed(state.iterations() * data.size());
+}
+BENCHMARK(BM_AnalyzeShortRead)->Unit(benchmark::kMicrosecond);
+
+// A large read with the default patterns: the analyser's raw speed.
+void BM_AnalyzeLargeRead(benchmark::State& state) {
+  std::string data;
+  for (int i = 0; data.size() < (8u << 20); ++i) {
+    data += "step " + std::to_string(i) + " loss=0.4" + std::to_string(i % 10) +
+            " lr=3e-4 " + std::to_string(i % 100) + "%|####      | " +
+            std::to_string(i) + "/100000 [00:12<01:30]\n";
+  }
+  WatchSpec spec;
+  for (auto _ : state) {
+    StepCursor cursor;
+    benchmark::DoNotOptimize(AnalyzeLog(spec, data, &cursor));
+  }
+  state.SetBytesProcessed(state.iterations() * data.size());
+}
+BENCHMARK(BM_AnalyzeLargeRead)->Unit(benchmark::kMillisecond);
 
 }  // namespace
 }  // namespace aetherflow

@@ -4,8 +4,10 @@
 #include <cmath>
 #include <limits>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <utility>
 #include <vector>
 
@@ -83,10 +85,31 @@ const Defaults& GetDefaults() {
   return *defaults;
 }
 
+// A step's own pattern, compiled once per process. The daemon analyses each
+// step's new output at every check-in evaluation, often a few lines, and
+// compiling the patterns cost more than matching them (bench/core_bench,
+// BM_AnalyzeShortRead). RE2 objects are safe to match from many threads.
+// Bounded: a pattern set that no longer fits starts the cache afresh.
+std::shared_ptr<const RE2> CompiledPattern(const std::string& pattern) {
+  constexpr size_t kMaxCached = 1024;
+  static std::mutex mu;
+  static auto* cache =
+      new std::unordered_map<std::string, std::shared_ptr<const RE2>>;
+  {
+    std::lock_guard lock(mu);
+    auto it = cache->find(pattern);
+    if (it != cache->end()) return it->second;
+  }
+  auto re = std::make_shared<const RE2>(pattern, QuietOptions());
+  std::lock_guard lock(mu);
+  if (cache->size() >= kMaxCached) cache->clear();
+  return cache->emplace(pattern, std::move(re)).first->second;
+}
+
 // The patterns in force for one call: the step's own where given, the
 // defaults otherwise. Pointers are null for "match nothing".
 struct Matchers {
-  std::vector<std::unique_ptr<RE2>> owned;
+  std::vector<std::shared_ptr<const RE2>> owned;
   const RE2* custom_progress = nullptr;
   const RE2* error = nullptr;
   const RE2* warning = nullptr;
@@ -113,7 +136,7 @@ struct Matchers {
 
   const RE2* Compile(const std::string& pattern) {
     if (pattern.empty()) return nullptr;
-    auto re = std::make_unique<RE2>(pattern, QuietOptions());
+    std::shared_ptr<const RE2> re = CompiledPattern(pattern);
     if (!re->ok()) return nullptr;
     owned.push_back(std::move(re));
     return owned.back().get();
