@@ -32,6 +32,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
 #include "common/status_macros.h"
+#include "daemon/identity.h"
 
 namespace aetherflow {
 namespace {
@@ -170,8 +171,10 @@ absl::StatusOr<std::string> ResolveProgram(
                                 ? absl::StrCat(dir, "/", name)
                                 : absl::StrCat(cwd, "/", dir, "/", name);
     struct stat st;
+    // AT_EACCESS: checked as the file-system identity in force, where
+    // access() would check the real uid (root in a system daemon).
     if (stat(candidate.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-        access(candidate.c_str(), X_OK) == 0) {
+        faccessat(AT_FDCWD, candidate.c_str(), X_OK, AT_EACCESS) == 0) {
       return candidate;
     }
   }
@@ -320,10 +323,16 @@ absl::StatusOr<ProcessIdentity> PosixProcessRunner::Start(
     return absl::AlreadyExistsError(
         absl::StrCat("process key ", spec.key, " is already running"));
   }
-  AF_RETURN_IF_ERROR(CheckWorkingDirectory(spec.cwd));
-  AF_ASSIGN_OR_RETURN(std::string program,
-                      ResolveProgram(spec.argv[0], spec.env, spec.shared_env.get(),
-                                     spec.cwd));
+  std::string program;
+  {
+    // Checked with the rights of the step's user: a root daemon must not
+    // tell a user whether a path they cannot reach exists.
+    ScopedFileIdentity as_user(spec.credentials);
+    AF_RETURN_IF_ERROR(as_user.status());
+    AF_RETURN_IF_ERROR(CheckWorkingDirectory(spec.cwd));
+    AF_ASSIGN_OR_RETURN(program, ResolveProgram(spec.argv[0], spec.env,
+                                                spec.shared_env.get(), spec.cwd));
+  }
 
   // The log is created on the first output (a step that prints nothing
   // costs no file: 10,000 `true` steps would otherwise create 10,000), but

@@ -155,6 +155,26 @@ TEST_F(OwnershipTest, StepsRunAsTheirSubmitterWithTheirGroups) {
   EXPECT_EQ(st.st_uid, UidOf(kAlice));
 }
 
+TEST_F(OwnershipTest, AStepsDirectoryIsCheckedWithItsUsersRights) {
+  // bob's home is 0700: alice learns nothing of it, not even whether a
+  // directory in it exists. Both steps fail alike.
+  std::string bob_home = dir_ + "/" + kBob;
+  std::filesystem::create_directories(bob_home + "/present");
+  std::string plan = WriteUserPlan(kAlice, "cwd.json", absl::StrCat(R"({"steps": [
+    {"id": "present", "cwd": ")", bob_home, R"(/present", "run": "true"},
+    {"id": "absent", "cwd": ")", bob_home, R"(/absent", "run": "true"}]})"));
+  std::string run = SubmitAs(kAlice, plan);
+  ASSERT_FALSE(run.empty());
+  nlohmann::json status = WaitForEnd(run);
+  for (const char* id : {"present", "absent"}) {
+    const nlohmann::json& step = StepOf(status, id);
+    EXPECT_EQ(step["state"], "failed") << id;
+    std::string message = step.value("message", "");
+    EXPECT_NE(message.find("Permission denied"), std::string::npos) << id << ": " << message;
+    EXPECT_EQ(message.find("No such file"), std::string::npos) << id << ": " << message;
+  }
+}
+
 TEST_F(OwnershipTest, UsersSeeAndTouchOnlyTheirOwnRuns) {
   std::string long_plan = WriteUserPlan(kAlice, "long.json", R"({"steps": [
     {"id": "wait", "run": "sleep 600"}]})");
