@@ -288,6 +288,11 @@ std::optional<std::string> SubmitPlan(const GlobalOptions& global,
   request.set_plan_json(loaded.text);
   request.set_plan_path(loaded.path);
   request.set_cwd(CurrentDir());
+  // Steps create files as the submitting shell would: a system daemon's
+  // umask (systemd's 0022) is not the user's.
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  request.set_umask(mask);
   for (char** env = environ; *env; ++env) {
     std::string entry(*env);
     std::size_t eq = entry.find('=');

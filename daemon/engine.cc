@@ -525,6 +525,7 @@ void Engine::Impl::StartStep(ActiveRun* run, int index, int64_t now) {
   launch.cwd = cwd.lexically_normal().string();
   launch.log_path = LogPath(run->run.id(), spec.id);
   launch.credentials = ActAs(run->run);
+  if (run->run.has_umask()) launch.umask = static_cast<mode_t>(run->run.umask());
   if (step.attempt() > 1) {
     // Separate attempts in the log so that the reader knows which is which.
     if (FILE* log = std::fopen(launch.log_path.c_str(), "ae")) {
@@ -684,8 +685,10 @@ void Engine::Impl::HandleLlmResponse(const LlmResponse& response, int64_t now) {
     // Outputs are written with the submitter's rights, not ours.
     ScopedFileIdentity as_owner(ActAs(run->run));
     if (as_owner.status().ok()) {
+      std::optional<mode_t> umask;
+      if (run->run.has_umask()) umask = static_cast<mode_t>(run->run.umask());
       outcome = ::aetherflow::HandleLlmResponse(response, spec, run->run.output_dir(),
-                                                provider, call.http_attempt, now);
+                                                provider, call.http_attempt, now, umask);
     } else {
       outcome.kind = LlmOutcome::Kind::kFailed;
       outcome.message = std::string(as_owner.status().message());
@@ -1165,6 +1168,7 @@ void Engine::Impl::DoSubmit(SubmitRequest request, Plan plan, SubmitCallback don
   run->set_output_dir(output_dir);
   run->set_plan_path(request.plan_path);
   run->set_cwd(request.cwd);
+  if (request.umask) run->set_umask(*request.umask);
   run->set_max_parallel(plan.max_parallel.value_or(0));
   run->set_fail_fast(plan.fail_fast);
   for (std::size_t i = 0; i < plan.steps.size(); ++i) {

@@ -40,6 +40,7 @@ struct SubmitRequest {
   std::string cwd;
   std::map<std::string, std::string> env;
   std::string output_dir;
+  std::optional<uint32_t> umask;  // the submitter's; steps run with it
   // Who submits (the caller's credentials). A root daemon runs the steps
   // as them; any other daemon runs steps as itself, so it takes runs only
   // from its own user and root.

@@ -1,5 +1,8 @@
 #include "daemon/llm_steps.h"
 
+#include <sys/stat.h>
+
+#include <cerrno>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -25,7 +28,9 @@ std::optional<std::string> ReadSmall(const std::filesystem::path& path) {
 }
 
 // Writes `content` to `path` atomically (tmp + rename), creating folders.
-absl::Status WriteFile(const std::string& path, const std::string& content) {
+// With `umask`, the file's mode is what the submitter's shell would give it.
+absl::Status WriteFile(const std::string& path, const std::string& content,
+                       std::optional<mode_t> umask) {
   std::error_code error;
   std::filesystem::create_directories(std::filesystem::path(path).parent_path(), error);
   if (error) return absl::InternalError(absl::StrCat("cannot create folder for ", path, ": ", error.message()));
@@ -34,6 +39,9 @@ absl::Status WriteFile(const std::string& path, const std::string& content) {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out << content;
     if (!out.good()) return absl::InternalError(absl::StrCat("cannot write ", path));
+  }
+  if (umask && ::chmod(tmp.c_str(), 0666 & ~*umask & 0777) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("cannot write ", path));
   }
   std::filesystem::rename(tmp, path, error);
   if (error) return absl::InternalError(absl::StrCat("cannot write ", path, ": ", error.message()));
@@ -79,7 +87,7 @@ absl::StatusOr<LlmRequest> PrepareLlmRequest(const Step& step,
 LlmOutcome HandleLlmResponse(const LlmResponse& response, const Step& step,
                              const std::string& output_dir,
                              const ProviderConfig& provider, int http_attempt,
-                             int64_t now_ms) {
+                             int64_t now_ms, std::optional<mode_t> umask) {
   LlmOutcome outcome;
   if (response.cancelled) {
     outcome.kind = LlmOutcome::Kind::kCancelled;
@@ -119,7 +127,8 @@ LlmOutcome HandleLlmResponse(const LlmResponse& response, const Step& step,
     outcome.tokens = completion->usage.prompt_tokens + completion->usage.completion_tokens;
     outcome.cost = ComputeCost(completion->usage, provider);
   }  // else both unknown: never a made-up zero
-  absl::Status written = WriteFile(output_dir + "/" + step.id + ".md", completion->text);
+  absl::Status written =
+      WriteFile(output_dir + "/" + step.id + ".md", completion->text, umask);
   absl::StatusOr<PromptInputs> inputs = PromptInputsFromStep(step);
   std::vector<std::string> files;
   if (inputs.ok()) {
@@ -136,7 +145,7 @@ LlmOutcome HandleLlmResponse(const LlmResponse& response, const Step& step,
         written = path.status();
         break;
       }
-      written = WriteFile(*path, write.content);
+      written = WriteFile(*path, write.content, umask);
       if (!written.ok()) break;
     }
   } else if (written.ok()) {

@@ -6,6 +6,8 @@
 #ifndef AETHERFLOW_DAEMON_LLM_STEPS_H_
 #define AETHERFLOW_DAEMON_LLM_STEPS_H_
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -40,12 +42,14 @@ struct LlmOutcome {
 
 // Interprets `response` for `step` (attempt `http_attempt` of this step
 // attempt, 1-based; retries stop after kMaxHttpAttempts). On success writes
-// the outputs; a failure to write them fails the step.
+// the outputs, with the submitter's `umask` when given (the daemon's
+// otherwise); a failure to write them fails the step.
 inline constexpr int kMaxHttpAttempts = 6;
 LlmOutcome HandleLlmResponse(const LlmResponse& response, const Step& step,
                              const std::string& output_dir,
                              const ProviderConfig& provider, int http_attempt,
-                             int64_t now_ms);
+                             int64_t now_ms,
+                             std::optional<mode_t> umask = std::nullopt);
 
 }  // namespace aetherflow
 

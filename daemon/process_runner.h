@@ -32,6 +32,9 @@ struct LaunchSpec {
   // user's step): uid, gid and supplementary groups are set before the
   // chdir and exec, so both are checked as that user.
   std::optional<Credentials> credentials;
+  // The file mode creation mask the process starts with; unset, the
+  // daemon's.
+  std::optional<mode_t> umask;
 };
 
 // The process exited (or was killed). Its output has been drained to the log.

@@ -364,6 +364,10 @@ class Service final : public pb::AetherFlow::CallbackService {
           "environment of ", request->env().size(), " variables, ", env_bytes,
           " bytes; the limits are ", kMaxEnvEntries, " and ", kMaxEnvBytes)));
     }
+    if (request->has_umask() && request->umask() > 0777) {
+      return FinishNow(context, absl::InvalidArgumentError(absl::StrCat(
+          "umask ", request->umask(), " is not a file mode (0 to 0777)")));
+    }
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
     SubmitRequest submit;
     submit.owner.set_uid(caller->uid);
@@ -375,6 +379,7 @@ class Service final : public pb::AetherFlow::CallbackService {
     submit.cwd = request->cwd();
     submit.env.insert(request->env().begin(), request->env().end());
     submit.output_dir = request->output_dir();
+    if (request->has_umask()) submit.umask = request->umask();
     engine_->Submit(std::move(submit), [reactor, response](
                                            absl::StatusOr<SubmitResult> result) {
       if (!result.ok()) return reactor->Finish(ToGrpcStatus(result.status()));

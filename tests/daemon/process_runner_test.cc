@@ -188,6 +188,32 @@ TEST_F(ProcessRunnerTest, LogIsAppendedAndPrivate) {
   EXPECT_EQ(st.st_mode & 0777, 0600u);
 }
 
+// posix_spawn cannot set a umask; the runner forks when the step's differs
+// from the daemon's, and uses posix_spawn when they agree.
+TEST_F(ProcessRunnerTest, StepsCreateFilesWithTheirOwnUmask) {
+  const mode_t ours = ::umask(022);
+  runner_ = NewPosixProcessRunner();  // reads the daemon's umask: 022
+  for (mode_t mask : {mode_t{077}, mode_t{002}, mode_t{022}}) {
+    const std::string file = dir_ + "/made-" + std::to_string(mask);
+    LaunchSpec spec = Sh(1, "touch '" + file + "'; mkdir '" + file + ".d'");
+    spec.umask = mask;
+    Outcome out = Run(spec);
+    ASSERT_TRUE(out.exited);
+    EXPECT_EQ(out.exit.exit_code, 0) << ReadFile(LogPath(1));
+    struct stat st;
+    ASSERT_EQ(stat(file.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0666u & ~mask) << "umask " << mask;
+    ASSERT_EQ(stat((file + ".d").c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0777u & ~mask) << "umask " << mask;
+  }
+  // Without one the step has the daemon's, and the daemon keeps its own.
+  ASSERT_TRUE(Run(Sh(2, "touch '" + dir_ + "/plain'")).exited);
+  struct stat st;
+  ASSERT_EQ(stat((dir_ + "/plain").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0644u);
+  EXPECT_EQ(::umask(ours), 022u);
+}
+
 TEST_F(ProcessRunnerTest, ExitCodeRecorded) {
   Outcome out = Run(Sh(1, "exit 3"));
   ASSERT_TRUE(out.exited);
@@ -355,6 +381,34 @@ TEST_F(ProcessRunnerTest, ProgramNotFound) {
   id = runner_->Start(Spec(2, {"./no-such-program"}));
   EXPECT_EQ(id.status().code(), absl::StatusCode::kNotFound) << id.status();
   EXPECT_EQ(runner_->running(), 0u);
+}
+
+// A step with its own umask starts through clone(CLONE_VM | CLONE_VFORK);
+// what its child cannot do comes back as the error of Start, as from
+// posix_spawn, and leaves nothing running.
+TEST_F(ProcessRunnerTest, ChildErrorsOfTheClonedStartAreReported) {
+  const mode_t ours = ::umask(022);
+  runner_ = NewPosixProcessRunner();
+  ::umask(ours);
+  LaunchSpec missing = Spec(1, {"./no-such-program"});
+  missing.umask = 077;
+  absl::StatusOr<ProcessIdentity> id = runner_->Start(missing);
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kNotFound) << id.status();
+
+  std::string not_executable = dir_ + "/data.txt";
+  std::ofstream(not_executable) << "echo no\n";
+  LaunchSpec denied = Spec(2, {not_executable});
+  denied.umask = 077;
+  id = runner_->Start(denied);
+  EXPECT_EQ(id.status().code(), absl::StatusCode::kPermissionDenied) << id.status();
+  EXPECT_EQ(runner_->running(), 0u);
+
+  LaunchSpec fine = Sh(3, "echo cloned");
+  fine.umask = 077;
+  Outcome out = Run(fine);
+  ASSERT_TRUE(out.exited);
+  EXPECT_EQ(out.exit.exit_code, 0);
+  EXPECT_EQ(ReadFile(LogPath(3)), "cloned\n");
 }
 
 TEST_F(ProcessRunnerTest, BadWorkingDirectory) {

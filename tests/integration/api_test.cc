@@ -185,6 +185,21 @@ TEST_F(ApiTest, OversizedPlanIsRefusedAndTheDaemonStaysUp) {
   EXPECT_EQ(Cli({"ls"}).exit_code, 0) << "still serving";
 }
 
+TEST_F(ApiTest, AUmaskThatIsNotAFileModeIsRefused) {
+  pb::SubmitPlanRequest request;
+  request.set_plan_json(R"({"steps": [{"id": "a", "run": "true"}]})");
+  request.set_plan_path("umask.json");
+  request.set_cwd("/");
+  request.set_umask(01000);
+  pb::SubmitPlanResponse response;
+  grpc::ClientContext context;
+  grpc::Status status = stub_->SubmitPlan(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_NE(status.error_message().find("umask 512"), std::string::npos)
+      << status.error_message();
+  EXPECT_EQ(CountRows("runs"), 0);
+}
+
 TEST_F(ApiTest, UnknownRunsAreNotFound) {
   pb::GetRunRequest request;
   request.set_run_id("nope");

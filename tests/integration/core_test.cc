@@ -87,7 +87,11 @@ TEST_F(CoreTest, KillNineMidRunThenResumeRerunsOnlyWhatDidNotComplete) {
        "run": "echo $$ > slow.pid; echo ran >> slow.marks; if [ -f go ]; then echo done; else sleep 60; fi"},
       {"id": "after", "dependencies": ["slow"], "run": "echo ran >> after.marks"}
     ]})");
+  // Submitted with umask 027 to a daemon with 022: the run keeps its
+  // submitter's umask through the crash and the resume.
+  const mode_t ours = ::umask(027);
   std::string id = Submit(plan);
+  ::umask(ours);
   WaitFor(id, [](const json& s) { return StepOf(s, "slow")["state"] == "running"; });
   // Give the shell a moment to write its pid.
   for (int i = 0; i < 500 && !std::filesystem::exists(dir_ + "/slow.pid"); ++i) {
@@ -113,6 +117,9 @@ TEST_F(CoreTest, KillNineMidRunThenResumeRerunsOnlyWhatDidNotComplete) {
   EXPECT_EQ(ReadFile(dir_ + "/first.marks"), "ran\n") << "completed work never reruns";
   EXPECT_EQ(ReadFile(dir_ + "/slow.marks"), "ran\nran\n");
   EXPECT_EQ(ReadFile(dir_ + "/after.marks"), "ran\n");
+  struct stat st;
+  ASSERT_EQ(::stat((dir_ + "/after.marks").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0640u) << "made after the resume, with the submitter's umask";
 }
 
 TEST_F(CoreTest, EveryBadPlanIsRefusedWithItsMessageAndLeavesNoTrace) {
@@ -187,14 +194,16 @@ TEST_F(CoreTest, CommandStepsGetTheSubmittersEnvAndCwdNotTheDaemons) {
   std::string plan = WritePlan("env.json", R"({
     "task_id": "env",
     "steps": [{"id": "show", "cwd": "sub", "env": {"STEP_VAR": "from-step"},
-      "run": "echo \"client=$CLIENT_VAR step=$STEP_VAR daemon=${AF_DAEMON_ONLY:-none} unbuffered=$PYTHONUNBUFFERED\"; pwd; echo '::aetherflow tokens=42 cost=0.5 progress=3/4'"}]})");
+      "run": "echo \"client=$CLIENT_VAR step=$STEP_VAR daemon=${AF_DAEMON_ONLY:-none} unbuffered=$PYTHONUNBUFFERED\"; pwd; echo '::aetherflow tokens=42 cost=0.5 progress=3/4'; touch made"}]})");
   // The daemon was started without CLIENT_VAR; restart it with a variable
   // of its own that must not reach the step.
   StopDaemon();
   setenv("AF_DAEMON_ONLY", "leaked", 1);
   StartDaemon();
   unsetenv("AF_DAEMON_ONLY");
+  const mode_t ours = ::umask(007);
   CliResult r = Cli({"submit", plan}, {{"CLIENT_VAR", "from-client"}}, dir_ + "/work");
+  ::umask(ours);
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::string id = r.out.substr(0, r.out.find('\n'));
   json status = WaitForEnd(id);
@@ -204,6 +213,9 @@ TEST_F(CoreTest, CommandStepsGetTheSubmittersEnvAndCwdNotTheDaemons) {
   EXPECT_NE(logs.out.find("client=from-client step=from-step daemon=none unbuffered=1"),
             std::string::npos) << logs.out;
   EXPECT_NE(logs.out.find(dir_ + "/work/sub\n"), std::string::npos) << logs.out;
+  struct stat st;
+  ASSERT_EQ(::stat((dir_ + "/work/sub/made").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 0777, 0660u) << "the client's umask (007), not the daemon's";
   const json& step = StepOf(status, "show");
   EXPECT_EQ(step["tokens"], 42);
   EXPECT_DOUBLE_EQ(step["cost"].get<double>(), 0.5);

@@ -129,7 +129,11 @@ TEST_F(OwnershipTest, StepsRunAsTheirSubmitterWithTheirGroups) {
     {"id": "who", "run": "id -u > who.txt; id -g >> who.txt; id -G >> who.txt; touch mine"},
     {"id": "no-root", "run": "touch /root/aftest-should-not-exist"}
   ]})");
+  // alice's shell has umask 002 (group-writable files); systemd gives the
+  // daemon 022. Her steps create files as her shell would.
+  const mode_t ours = ::umask(002);
   std::string run = SubmitAs(kAlice, plan);
+  ::umask(ours);
   ASSERT_FALSE(run.empty());
   nlohmann::json status = WaitForEnd(run);
   EXPECT_EQ(StepOf(status, "who")["state"], "completed");
@@ -153,6 +157,7 @@ TEST_F(OwnershipTest, StepsRunAsTheirSubmitterWithTheirGroups) {
   struct stat st;
   ASSERT_EQ(::stat((home + "/mine").c_str(), &st), 0);
   EXPECT_EQ(st.st_uid, UidOf(kAlice));
+  EXPECT_EQ(st.st_mode & 0777, 0664u) << "alice's umask, not the daemon's";
 }
 
 TEST_F(OwnershipTest, AStepsDirectoryIsCheckedWithItsUsersRights) {
@@ -258,7 +263,9 @@ TEST_F(OwnershipTest, LlmStepsReadAndWriteFilesWithTheSubmittersRights) {
                         << "/v1\"\nmodel = \"m\"\napi_key_env = \"AFTEST_KEY\"\n";
   StopDaemon();
   StartDaemon({"--socket-group", kGroup, "--config", config}, {{"AFTEST_KEY", "k"}});
+  const mode_t ours = ::umask(077);
   std::string run = SubmitAs(kAlice, plan);
+  ::umask(ours);
   nlohmann::json status = WaitForEnd(run);
   ::kill(fake, SIGTERM);
   ::waitpid(fake, nullptr, 0);
@@ -270,6 +277,7 @@ TEST_F(OwnershipTest, LlmStepsReadAndWriteFilesWithTheSubmittersRights) {
   std::string answer = status["run"]["output_dir"].get<std::string>() + "/summary.md";
   ASSERT_EQ(::stat(answer.c_str(), &st), 0) << answer;
   EXPECT_EQ(st.st_uid, UidOf(kAlice));
+  EXPECT_EQ(st.st_mode & 0777, 0600u) << "written with alice's umask (077)";
 }
 
 TEST_F(OwnershipTest, ANonRootDaemonRunsOnlyAsItselfAndRefusesOthers) {
