@@ -6,6 +6,11 @@
 #
 # Prints the best wall time of each and their ratio. Needs a build in
 # build/ (or $BUILD_DIR) and ninja.
+#
+#   AS_USER=alice bench/ninja_compare.sh ...   (as root)
+#
+# runs the daemon as root and the client as that user, as on a shared
+# server: every step then starts as the user (setresuid in the child).
 set -euo pipefail
 steps=${1:-10000}
 parallel=${2:-2}
@@ -27,20 +32,30 @@ for _ in $(seq "$repeats"); do
 done
 
 export AETHERFLOW_SOCKET=$work/d.sock AETHERFLOW_STATE_DIR=$work/state
-"$bin/aetherflowd" --max-parallel "$parallel" 2>"$work/daemon.log" &
+client=("$bin/aetherflow")
+daemon_args=(--max-parallel "$parallel")
+if [ -n "${AS_USER:-}" ]; then
+  [ "$(id -u)" = 0 ] || { echo "AS_USER needs root" >&2; exit 2; }
+  chmod 755 "$work" && chmod 644 "$work/plan.json"
+  daemon_args+=(--socket-group "$(id -gn "$AS_USER")")
+  client=(setpriv --reuid="$AS_USER" --regid="$AS_USER" --init-groups
+          env AETHERFLOW_NO_AUTOSTART=1 "$bin/aetherflow")
+fi
+"$bin/aetherflowd" "${daemon_args[@]}" 2>"$work/daemon.log" &
 daemon=$!
 for _ in $(seq 200); do [ -S "$work/d.sock" ] && break; sleep 0.05; done
 best_af=""
 for _ in $(seq "$repeats"); do
   t0=$(now)
-  "$bin/aetherflow" --socket "$work/d.sock" run "$work/plan.json" >/dev/null
+  (cd "$work" && "${client[@]}" --socket "$work/d.sock" run "$work/plan.json" >/dev/null)
   t1=$(now)
   t=$(echo "$t1 - $t0" | bc)
   if [ -z "$best_af" ] || (( $(echo "$t < $best_af" | bc) )); then best_af=$t; fi
 done
 events=$(sqlite3 "$work/state/aetherflow.db" "select count(*) from events" 2>/dev/null || echo "?")
 
-printf 'steps=%s parallel=%s repeats=%s (best of)\n' "$steps" "$parallel" "$repeats"
+printf 'steps=%s parallel=%s repeats=%s (best of)%s\n' "$steps" "$parallel" "$repeats" \
+  "${AS_USER:+, client as $AS_USER, daemon as root}"
 printf 'ninja      %8.3f s\n' "$best_ninja"
 printf 'aetherflow %8.3f s  (submit + run + follow; %s events persisted)\n' "$best_af" "$events"
 printf 'ratio      %8.3f x\n' "$(echo "$best_af / $best_ninja" | bc -l)"
