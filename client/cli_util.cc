@@ -37,7 +37,7 @@ std::unique_ptr<Connection> ConnectOrExplain(const GlobalOptions& global) {
   bool autostart = !global.socket_given &&
                    !(no_autostart && std::string(no_autostart) == "1");
   absl::StatusOr<std::unique_ptr<Connection>> connection =
-      Connection::Open(global.socket, autostart);
+      Connection::Open(global.socket, autostart, global.fallback_socket);
   if (!connection.ok()) {
     std::fprintf(stderr, "aetherflow: %s\n",
                  std::string(connection.status().message()).c_str());

@@ -13,6 +13,8 @@ namespace aetherflow {
 struct GlobalOptions {
   std::string socket;        // resolved socket path
   bool socket_given = false; // --socket: never autostart
+  std::string fallback_socket;  // the system service's, when `socket` is a
+                                // user daemon's that nothing answers on
   RemoteOptions remote;      // --connect: TCP instead of the socket, never autostart
   bool json = false;
   bool color = false;        // on a terminal, unless NO_COLOR / --no-color

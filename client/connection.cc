@@ -262,8 +262,22 @@ Connection::Connection(std::string where, std::shared_ptr<grpc::Channel> channel
       stub_(::aetherflow::v1::AetherFlow::NewStub(channel_)) {}
 
 absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(
-    const std::string& socket_path, bool autostart) {
-  if (!SocketAnswers(socket_path)) {
+    const std::string& requested_path, bool autostart,
+    const std::string& fallback_path) {
+  std::string socket_path = requested_path;
+  bool answers = SocketAnswers(socket_path);
+  if (!answers && !fallback_path.empty() && fallback_path != socket_path) {
+    // On a server with the system service, a user's login session has a
+    // runtime directory but no user daemon: the service is what they want,
+    // not a private daemon of their own started behind their back.
+    const int error = errno;  // why the user socket failed, for the message
+    if (SocketAnswers(fallback_path)) {
+      socket_path = fallback_path;
+      answers = true;
+    }
+    errno = error;
+  }
+  if (!answers) {
     if (!autostart) {
       return absl::UnavailableError(absl::StrCat(
           "cannot reach aetherflowd at ", socket_path,

@@ -22,12 +22,14 @@ inline constexpr int kExitUnreachable = 3;
 
 class Connection {
  public:
-  // Connects to the daemon on `socket_path`. When nothing answers there and
-  // `autostart` is set, starts `aetherflowd --socket socket_path` in the
-  // background (found next to this binary, else in PATH) and waits for it.
-  // UnavailableError with a one-line explanation when it cannot.
+  // Connects to the daemon on `socket_path`. When nothing answers there, a
+  // daemon answering on `fallback_path` (the system service's, if any) is
+  // used; else, with `autostart`, starts `aetherflowd --socket socket_path`
+  // in the background (found next to this binary, else in PATH) and waits
+  // for it. UnavailableError with a one-line explanation when it cannot.
   static absl::StatusOr<std::unique_ptr<Connection>> Open(
-      const std::string& socket_path, bool autostart);
+      const std::string& socket_path, bool autostart,
+      const std::string& fallback_path = "");
 
   // Connects to the daemon at `remote.address` over TCP: TLS unless
   // `remote.plaintext`, and `authorization: Bearer <token>` on every call

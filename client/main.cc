@@ -162,6 +162,7 @@ int main(int argc, char** argv) {
   aetherflow::GlobalOptions global;
   global.socket_given = !socket.empty();
   global.socket = socket.empty() ? aetherflow::DefaultSocketPath() : socket;
+  if (socket.empty()) global.fallback_socket = aetherflow::FallbackSocketPath();
   remote.socket_given = global.socket_given;
   absl::StatusOr<aetherflow::RemoteOptions> resolved = aetherflow::ResolveRemote(
       remote, [](const char* name) { return std::getenv(name); });

@@ -32,10 +32,20 @@ std::string DefaultSocketPath() {
     return runtime + "/aetherflow/aetherflowd.sock";
   }
   struct stat st;
-  if (::stat("/run/aetherflow/aetherflowd.sock", &st) == 0) {
-    return "/run/aetherflow/aetherflowd.sock";
+  if (std::string system = SystemSocketPath(); ::stat(system.c_str(), &st) == 0) {
+    return system;
   }
   return "/tmp/aetherflow-" + std::to_string(getuid()) + "/aetherflowd.sock";
+}
+
+std::string SystemSocketPath() {
+  std::string socket = Env("AETHERFLOW_SYSTEM_SOCKET");
+  return socket.empty() ? "/run/aetherflow/aetherflowd.sock" : socket;
+}
+
+std::string FallbackSocketPath() {
+  if (!Env("AETHERFLOW_SOCKET").empty() || Env("XDG_RUNTIME_DIR").empty()) return "";
+  return SystemSocketPath();
 }
 
 std::string DefaultStateDir() {

@@ -8,9 +8,19 @@
 namespace aetherflow {
 
 // $AETHERFLOW_SOCKET, else $XDG_RUNTIME_DIR/aetherflow/aetherflowd.sock,
-// else /run/aetherflow/aetherflowd.sock when it exists, else
+// else the system service's socket when it exists, else
 // /tmp/aetherflow-$UID/aetherflowd.sock.
 std::string DefaultSocketPath();
+
+// The system service's socket: $AETHERFLOW_SYSTEM_SOCKET, else
+// /run/aetherflow/aetherflowd.sock.
+std::string SystemSocketPath();
+
+// Where the client turns when DefaultSocketPath() is a user daemon's socket
+// chosen from $XDG_RUNTIME_DIR and no daemon answers there: the system
+// service's socket. Empty when the socket was named ($AETHERFLOW_SOCKET) or
+// is the system one already.
+std::string FallbackSocketPath();
 
 // $AETHERFLOW_STATE_DIR, else $XDG_STATE_HOME/aetherflow, else
 // ~/.local/state/aetherflow; /var/lib/aetherflow for root when

@@ -399,6 +399,33 @@ TEST_F(CoreTest, SigtermMarksRunningWorkInterruptedAndDatabaseStaysConsistent) {
 namespace aetherflow::testing {
 namespace {
 
+// A login session on a server with the system service: XDG_RUNTIME_DIR is
+// set but no user daemon runs. The client uses the service (here the test's
+// daemon) instead of starting a private daemon.
+TEST_F(DaemonTest, ASessionWithoutAUserDaemonUsesTheSystemService) {
+  std::string id = Submit(WritePlan("sys.json", R"({"steps": [{"id": "a", "run": "true"}]})"));
+  std::string runtime = dir_ + "/xdg";
+  std::filesystem::create_directories(runtime);
+  std::map<std::string, std::string> env = {{"XDG_RUNTIME_DIR", runtime},
+                                            {"AETHERFLOW_SYSTEM_SOCKET", socket_},
+                                            {"AETHERFLOW_STATE_DIR", dir_ + "/user-state"}};
+  CliResult ls = RawCli({"ls"}, env);
+  EXPECT_EQ(ls.exit_code, 0) << ls.err;
+  EXPECT_NE(ls.out.find(id.substr(0, 8)), std::string::npos) << "the service's runs\n" << ls.out;
+  EXPECT_EQ(ls.err, "") << "no daemon was started";
+  EXPECT_FALSE(std::filesystem::exists(runtime + "/aetherflow/aetherflowd.sock"));
+  EXPECT_FALSE(std::filesystem::exists(dir_ + "/user-state"));
+  // Had one been started after all, it must not outlive the test.
+  std::system(("pkill -f 'aetherflowd --socket " + runtime + "/' 2>/dev/null").c_str());
+
+  // A socket named with AETHERFLOW_SOCKET is that socket, and nothing else.
+  env["AETHERFLOW_SOCKET"] = dir_ + "/none.sock";
+  env["AETHERFLOW_NO_AUTOSTART"] = "1";
+  CliResult named = RawCli({"ls"}, env);
+  EXPECT_EQ(named.exit_code, 3) << named.out;
+  EXPECT_NE(named.err.find("none.sock"), std::string::npos) << named.err;
+}
+
 TEST_F(DaemonTest, FirstCommandStartsAUserDaemonWhenNoneAnswers) {
   std::string socket = dir_ + "/auto/aetherflowd.sock";
   std::map<std::string, std::string> env = {
