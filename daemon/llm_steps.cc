@@ -27,13 +27,35 @@ std::optional<std::string> ReadSmall(const std::filesystem::path& path) {
   return text;
 }
 
+// Creates `dir` and its missing parents. With `umask`, the folders it
+// creates get the mode the submitter's shell would give them.
+absl::Status MakeFolders(const std::filesystem::path& dir, std::optional<mode_t> umask) {
+  std::error_code error;
+  if (dir.empty() || std::filesystem::is_directory(dir, error)) return absl::OkStatus();
+  if (dir.has_relative_path() && dir.parent_path() != dir) {
+    if (absl::Status parent = MakeFolders(dir.parent_path(), umask); !parent.ok()) {
+      return parent;
+    }
+  }
+  if (::mkdir(dir.c_str(), 0777) != 0) {
+    if (errno == EEXIST && std::filesystem::is_directory(dir, error)) return absl::OkStatus();
+    return absl::ErrnoToStatus(errno, absl::StrCat("cannot create folder ", dir.string()));
+  }
+  if (umask && ::chmod(dir.c_str(), 0777 & ~*umask & 0777) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("cannot create folder ", dir.string()));
+  }
+  return absl::OkStatus();
+}
+
 // Writes `content` to `path` atomically (tmp + rename), creating folders.
 // With `umask`, the file's mode is what the submitter's shell would give it.
 absl::Status WriteFile(const std::string& path, const std::string& content,
                        std::optional<mode_t> umask) {
+  if (absl::Status made = MakeFolders(std::filesystem::path(path).parent_path(), umask);
+      !made.ok()) {
+    return made;
+  }
   std::error_code error;
-  std::filesystem::create_directories(std::filesystem::path(path).parent_path(), error);
-  if (error) return absl::InternalError(absl::StrCat("cannot create folder for ", path, ": ", error.message()));
   std::string tmp = path + ".aetherflow-tmp";
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
