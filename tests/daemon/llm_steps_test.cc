@@ -8,10 +8,12 @@
 
 #include <cstdlib>
 #include <filesystem>
+#include <optional>
 #include <string>
 
 #include "common/plan_parser.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 
 namespace aetherflow {
 namespace {
@@ -28,9 +30,32 @@ class LlmStepsTest : public ::testing::Test {
     std::filesystem::remove_all(dir_, ignored);
   }
 
+  // The outcome of `content` arriving as the answer to the only step of
+  // `plan_json`, written under `output_dir` by a daemon whose umask is
+  // `daemon_umask`, for a submitter with `umask`.
+  LlmOutcome Answer(const std::string& plan_json, const std::string& content,
+                    const std::string& output_dir, mode_t daemon_umask,
+                    std::optional<mode_t> umask) {
+    absl::StatusOr<Plan> plan = ParsePlan(plan_json, "plan.json");
+    EXPECT_TRUE(plan.ok()) << plan.status();
+    if (!plan.ok()) return LlmOutcome{};
+    ProviderConfig provider;
+    provider.name = "p";
+    LlmResponse response;
+    response.http_status = 200;
+    response.body = nlohmann::json{{"choices", {{{"message", {{"content", content}}}}}},
+                                   {"usage", {{"prompt_tokens", 10}, {"completion_tokens", 5}}}}
+                        .dump();
+    const mode_t ours = ::umask(daemon_umask);
+    LlmOutcome outcome = HandleLlmResponse(response, plan->steps[0], output_dir, provider,
+                                           /*http_attempt=*/1, /*now_ms=*/0, umask);
+    ::umask(ours);
+    return outcome;
+  }
+
   unsigned ModeOf(const std::string& relative) {
     struct stat st;
-    if (::stat((dir_ + "/" + relative).c_str(), &st) != 0) return 01000;  // missing
+    if (::stat((dir_ + "/" + relative).c_str(), &st) != 0) return 01000;  // missing: not a mode
     return st.st_mode & 0777;
   }
 
@@ -38,45 +63,23 @@ class LlmStepsTest : public ::testing::Test {
 };
 
 TEST_F(LlmStepsTest, AnswersAndCodeFilesGetTheSubmittersUmaskFoldersToo) {
-  absl::StatusOr<Plan> plan = ParsePlan(R"({"steps": [
+  // The daemon's own umask (022) would give 0755 folders and 0644 files.
+  LlmOutcome outcome = Answer(R"({"steps": [
     {"id": "gen", "type": "code_generation", "provider": "p", "description": "write it",
      "context": {"files": ["pkg/sub/mod.py"]}}]})",
-                                        "gen.json");
-  ASSERT_TRUE(plan.ok()) << plan.status();
-  ProviderConfig provider;
-  provider.name = "p";
-  LlmResponse response;
-  response.http_status = 200;
-  response.body = R"({"choices": [{"message": {"role": "assistant",
-    "content": "Here:\n```python\nprint(1)\n```\n"}}],
-    "usage": {"prompt_tokens": 10, "completion_tokens": 5}})";
-  // The daemon's own umask would give 0755 folders and 0644 files.
-  const mode_t ours = ::umask(022);
-  LlmOutcome outcome = HandleLlmResponse(response, plan->steps[0], dir_, provider,
-                                         /*http_attempt=*/1, /*now_ms=*/0, mode_t{027});
-  ::umask(ours);
+                              "Here:\n```python\nprint(1)\n```\n", dir_, 022, mode_t{027});
   ASSERT_EQ(outcome.kind, LlmOutcome::Kind::kSucceeded) << outcome.message;
   EXPECT_EQ(ModeOf("gen.md"), 0640u);
   EXPECT_EQ(ModeOf("pkg"), 0750u);
   EXPECT_EQ(ModeOf("pkg/sub"), 0750u);
   EXPECT_EQ(ModeOf("pkg/sub/mod.py"), 0640u);
-  EXPECT_FALSE(std::filesystem::exists(dir_ + "/pkg/sub/mod.py.aetherflow-tmp"));
+  EXPECT_EQ(ModeOf("pkg/sub/mod.py.aetherflow-tmp"), 01000u) << "no temporary file left";
 }
 
 TEST_F(LlmStepsTest, WithoutAUmaskTheDaemonsOwnApplies) {
-  absl::StatusOr<Plan> plan = ParsePlan(R"({"steps": [
+  LlmOutcome outcome = Answer(R"({"steps": [
     {"id": "doc", "type": "docs", "provider": "p", "description": "explain"}]})",
-                                        "doc.json");
-  ASSERT_TRUE(plan.ok()) << plan.status();
-  ProviderConfig provider;
-  provider.name = "p";
-  LlmResponse response;
-  response.http_status = 200;
-  response.body = R"({"choices": [{"message": {"content": "text"}}]})";
-  const mode_t ours = ::umask(077);
-  LlmOutcome outcome =
-      HandleLlmResponse(response, plan->steps[0], dir_ + "/out", provider, 1, 0);
-  ::umask(ours);
+                              "text", dir_ + "/out", 077, std::nullopt);
   ASSERT_EQ(outcome.kind, LlmOutcome::Kind::kSucceeded) << outcome.message;
   EXPECT_EQ(ModeOf("out"), 0700u);
   EXPECT_EQ(ModeOf("out/doc.md"), 0600u);
