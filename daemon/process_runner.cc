@@ -217,13 +217,8 @@ mode_t CurrentUmask() {
 // What the child of SpawnCloned needs, prepared by the parent: the child
 // shares the parent's memory and must not allocate.
 struct ChildArgs {
-  bool set_ids = false;
-  uid_t uid = 0;
-  gid_t gid = 0;
-  const gid_t* groups = nullptr;
-  size_t group_count = 0;
-  bool set_umask = false;
-  mode_t umask = 0;
+  const Credentials* who = nullptr;  // null: keep the daemon's identity
+  std::optional<mode_t> umask;       // unset: keep the daemon's umask
   int output_fd = -1;
   const char* cwd = nullptr;
   const char* program = nullptr;
@@ -257,14 +252,16 @@ __attribute__((no_sanitize("address", "undefined"))) int ChildMain(void* arg) {
   // Groups, then gid, then uid: each needs the privilege the next drops.
   // Raw system calls: glibc's would try to reach threads the child does not
   // have.
-  if (error == 0 && a->set_ids &&
-      (syscall(SYS_setgroups, a->group_count, a->groups) != 0 ||
-       syscall(SYS_setresgid, a->gid, a->gid, a->gid) != 0 ||
-       syscall(SYS_setresuid, a->uid, a->uid, a->uid) != 0)) {
+  static_assert(sizeof(gid_t) == sizeof(uint32_t), "setgroups takes the groups as they are");
+  const Credentials* who = a->who;
+  if (error == 0 && who != nullptr &&
+      (syscall(SYS_setgroups, who->groups.size(), who->groups.data()) != 0 ||
+       syscall(SYS_setresgid, who->gid, who->gid, who->gid) != 0 ||
+       syscall(SYS_setresuid, who->uid, who->uid, who->uid) != 0)) {
     error = errno;
   }
   if (error == 0) {
-    if (a->set_umask) umask(a->umask);
+    if (a->umask) umask(*a->umask);
     if (chdir(a->cwd) != 0) error = errno;
   }
   if (error == 0) {
@@ -289,20 +286,9 @@ __attribute__((no_sanitize("address", "undefined"))) int ChildMain(void* arg) {
 int SpawnCloned(const std::optional<Credentials>& who, std::optional<mode_t> mask,
                 int output_fd, const std::string& cwd, const std::string& program,
                 char* const argv[], char* const envp[], pid_t* pid_out) {
-  std::vector<gid_t> groups;
   ChildArgs args;
-  if (who) {
-    groups.assign(who->groups.begin(), who->groups.end());
-    args.set_ids = true;
-    args.uid = who->uid;
-    args.gid = who->gid;
-    args.groups = groups.data();
-    args.group_count = groups.size();
-  }
-  if (mask) {
-    args.set_umask = true;
-    args.umask = *mask;
-  }
+  args.who = who ? &*who : nullptr;
+  args.umask = mask;
   args.output_fd = output_fd;
   args.cwd = cwd.c_str();
   args.program = program.c_str();
@@ -448,7 +434,7 @@ absl::StatusOr<ProcessIdentity> PosixProcessRunner::Start(
     envp.push_back(nullptr);
   }
   pid_t pid = 0;
-  // posix_spawn is the fast path; fork only when it cannot do the job.
+  // posix_spawn when it can do the job; SpawnCloned for what it cannot.
   std::optional<mode_t> mask;
   if (spec.umask && (*spec.umask & 0777) != daemon_umask_) mask = *spec.umask & 0777;
   int err = spec.credentials || mask
