@@ -296,6 +296,9 @@ CheckinReport Decide(const RunFacts& run, const std::vector<StepFacts>& steps) {
     }
   } else if (run.state == RunState::kQueued) {
     parts.push_back("queued");
+  } else if (run.state == RunState::kPaused && r.verdict == Verdict::kOk) {
+    parts.push_back(absl::StrCat("paused: ", StepsPhrase(run),
+                                 "; `aetherflow resume` lets it go on"));
   } else if (r.verdict == Verdict::kOk) {
     parts.push_back(absl::StrCat("running: ", StepsPhrase(run), ", ",
                                  run.running, " running"));

@@ -5,34 +5,44 @@
 namespace aetherflow {
 namespace {
 
-constexpr std::array<std::string_view, 7> kStepNames = {
-    "pending", "running", "completed", "failed",
+// Indexed by the enum's value; 0 is the proto's UNSPECIFIED.
+constexpr std::array<std::string_view, 8> kStepNames = {
+    "unknown", "pending", "running", "completed", "failed",
     "skipped", "cancelled", "interrupted"};
-constexpr std::array<std::string_view, 6> kRunNames = {
-    "queued", "running", "succeeded", "failed", "cancelled", "interrupted"};
+constexpr std::array<std::string_view, 8> kRunNames = {
+    "unknown", "queued", "running", "succeeded", "failed",
+    "cancelled", "interrupted", "paused"};
+
+template <std::size_t N>
+std::string_view Name(const std::array<std::string_view, N>& names, int value) {
+  return value > 0 && value < static_cast<int>(N) ? names[value] : names[0];
+}
+
+template <typename State, std::size_t N>
+std::optional<State> FromName(const std::array<std::string_view, N>& names,
+                              std::string_view name) {
+  for (std::size_t i = 1; i < N; ++i) {
+    if (names[i] == name) return static_cast<State>(i);
+  }
+  return std::nullopt;
+}
 
 }  // namespace
 
 std::string_view StepStateName(StepState state) {
-  return kStepNames[static_cast<int>(state)];
+  return Name(kStepNames, static_cast<int>(state));
 }
 
 std::string_view RunStateName(RunState state) {
-  return kRunNames[static_cast<int>(state)];
+  return Name(kRunNames, static_cast<int>(state));
 }
 
 std::optional<StepState> StepStateFromName(std::string_view name) {
-  for (std::size_t i = 0; i < kStepNames.size(); ++i) {
-    if (kStepNames[i] == name) return static_cast<StepState>(i);
-  }
-  return std::nullopt;
+  return FromName<StepState>(kStepNames, name);
 }
 
 std::optional<RunState> RunStateFromName(std::string_view name) {
-  for (std::size_t i = 0; i < kRunNames.size(); ++i) {
-    if (kRunNames[i] == name) return static_cast<RunState>(i);
-  }
-  return std::nullopt;
+  return FromName<RunState>(kRunNames, name);
 }
 
 bool IsFinal(StepState state) {
@@ -40,7 +50,8 @@ bool IsFinal(StepState state) {
 }
 
 bool IsFinal(RunState state) {
-  return state != RunState::kQueued && state != RunState::kRunning;
+  return state != RunState::kQueued && state != RunState::kRunning &&
+         state != RunState::kPaused;
 }
 
 }  // namespace aetherflow

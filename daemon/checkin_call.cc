@@ -1,4 +1,5 @@
 #include "daemon/checkin_call.h"
+#include "daemon/proto_states.h"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -248,7 +249,7 @@ class CheckInCall : public StreamCore,
     if (!snapshot.ok()) return snapshot.status();
     const pb::Run& run = snapshot->run();
     RunFacts facts;
-    facts.state = static_cast<RunState>(std::max(0, static_cast<int>(run.state()) - 1));
+    facts.state = FromProto(run.state());
     facts.steps_total = run.steps_total();
     facts.completed = run.completed();
     facts.failed = run.failed();

@@ -29,6 +29,7 @@
 #include "daemon/llm_runner.h"
 #include "daemon/llm_steps.h"
 #include "daemon/log.h"
+#include "daemon/proto_states.h"
 #include "daemon/scheduler.h"
 #include "nlohmann/json.hpp"
 
@@ -41,12 +42,6 @@ int64_t NowMs() {
       .count();
 }
 
-pb::StepState ToProto(StepState state) {
-  return static_cast<pb::StepState>(static_cast<int>(state) + 1);
-}
-pb::RunState ToProto(RunState state) {
-  return static_cast<pb::RunState>(static_cast<int>(state) + 1);
-}
 
 std::string NewRunId() {
   static std::mt19937_64 rng(std::random_device{}() ^
@@ -1225,8 +1220,7 @@ void Engine::Impl::DoCancel(const std::string& run_id, SnapshotCallback done) {
     } else {
       done(absl::FailedPreconditionError(absl::StrCat(
           "run ", run_id, " is not running (",
-          std::string(RunStateName(
-              static_cast<RunState>(snapshot->run().state() - 1))),
+          std::string(RunStateName(FromProto(snapshot->run().state()))),
           ")")));
     }
     return;
