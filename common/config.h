@@ -38,8 +38,22 @@ struct ProviderConfig {
   bool needs_key = true;        // false: no Authorization header (ollama)
 };
 
+// The daemon's capacity for steps' `resources` (SPEC §9): `--resources
+// cpu=16,mem=64G,gpu=2` or `[resources]`; what neither names is detected
+// (daemon/capacity.h).
+struct ResourceCapacity {
+  std::optional<double> cpu;
+  std::optional<int64_t> mem_bytes;
+  std::optional<int> gpu;
+};
+
+// Parses "cpu=16,mem=64G,gpu=2" (any subset, any order; mem takes K/M/G/T
+// suffixes, powers of 1024, or bytes). InvalidArgument naming the bad part.
+absl::StatusOr<ResourceCapacity> ParseResourceSpec(std::string_view spec);
+
 struct Config {
   int max_parallel = 0;  // [daemon] max_parallel; 0: not set (daemon default)
+  ResourceCapacity resources;  // [resources] cpu, mem, gpu
   std::map<std::string, ProviderConfig> providers;  // by name
   // Step type -> provider name; "default" for types without an entry.
   std::map<std::string, std::string> routing;

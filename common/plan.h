@@ -26,6 +26,15 @@ inline constexpr int64_t kMaxTimeoutMs = int64_t{365} * 24 * 60 * 60 * 1000;
 // int64_t (10^5 steps x 10^12 = 10^17).
 inline constexpr int64_t kMaxTokens = 1'000'000'000'000;
 
+// `steps[].resources` (SPEC §9): what a step needs while it runs; a step
+// counts only against what it names.
+struct StepResources {
+  std::optional<double> cpu;        // CPUs, > 0 (fractions allowed)
+  std::optional<int64_t> mem_bytes; // "8G", "512M" or bytes, > 0
+  std::optional<int> gpu;           // whole GPUs, >= 1
+  bool empty() const { return !cpu && !mem_bytes && !gpu; }
+};
+
 struct Step {
   std::string id;
   std::string description;
@@ -45,6 +54,7 @@ struct Step {
   std::optional<double> complexity;
   std::vector<std::string> validation_criteria;
   std::string prompt;
+  StepResources resources;                      // `resources`
   // The step's JSON object exactly as written, every field kept (the
   // original tool's users put many keys of their own there).
   std::string raw_json;
