@@ -6,18 +6,25 @@ find_package(CURL REQUIRED)
 add_subdirectory(proto)
 
 add_library(aetherflow_daemon STATIC
+  daemon/active_run.cc
+  daemon/admission.cc
   daemon/caller.cc
   daemon/checkin_call.cc
+  daemon/command_executor.cc
   daemon/engine.cc
   daemon/identity.cc
+  daemon/journal.cc
   daemon/listener.cc
+  daemon/llm_executor.cc
   daemon/llm_runner.cc
   daemon/llm_steps.cc
   daemon/log.cc
   daemon/process_runner.cc
+  daemon/run_layout.cc
   daemon/scheduler.cc
   daemon/server.cc
   daemon/state_store.cc
+  daemon/submit_check.cc
 )
 target_link_libraries(aetherflow_daemon PUBLIC
   aetherflow_common aetherflow_proto gRPC::grpc++_reflection

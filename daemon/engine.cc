@@ -1,132 +1,67 @@
 #include "daemon/engine.h"
 
-#include <sys/stat.h>
-#include <unistd.h>
-
+#include <algorithm>
 #include <chrono>
-#include <condition_variable>
-#include <cstdio>
 #include <deque>
 #include <filesystem>
 #include <mutex>
 #include <random>
-#include <set>
 #include <thread>
-#include <cstring>
 #include <unordered_map>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
-#include "common/config.h"
-#include "common/control_line.h"
 #include "common/llm.h"
-#include "common/log_analysis.h"
 #include "common/plan_parser.h"
 #include "common/secrets.h"
 #include "common/status_macros.h"
-#include "daemon/identity.h"
-#include "daemon/llm_runner.h"
-#include "daemon/llm_steps.h"
+#include "daemon/active_run.h"
+#include "daemon/admission.h"
+#include "daemon/command_executor.h"
+#include "daemon/journal.h"
+#include "daemon/llm_executor.h"
 #include "daemon/log.h"
 #include "daemon/proto_states.h"
-#include "daemon/scheduler.h"
-#include "nlohmann/json.hpp"
+#include "daemon/run_layout.h"
+#include "daemon/submit_check.h"
+#include "daemon/worker.h"
 
 namespace aetherflow {
 namespace {
 
-int64_t NowMs() {
+int64_t SystemNowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
-
 std::string NewRunId() {
   static std::mt19937_64 rng(std::random_device{}() ^
-                             static_cast<uint64_t>(NowMs()));
+                             static_cast<uint64_t>(SystemNowMs()));
   return absl::StrFormat("%08x", static_cast<uint32_t>(rng()));
 }
 
-// Longest a state change waits for the transaction it shares with others.
-constexpr int64_t kGroupCommitMs = 10;
+absl::Status StoppingError() { return absl::UnavailableError("aetherflowd is stopping"); }
 
-// Every step's `watch` patterns compile (RE2), so that a check-in never
-// meets a bad one.
-absl::Status CheckWatchSpecs(const Plan& plan, const std::string& path) {
-  std::vector<std::string> problems;
-  for (std::size_t i = 0; i < plan.steps.size(); ++i) {
-    nlohmann::json raw = nlohmann::json::parse(plan.steps[i].raw_json, nullptr, false);
-    if (!raw.is_object() || !raw.contains("watch")) continue;
-    absl::StatusOr<WatchSpec> spec = WatchSpecFromJson(raw["watch"]);
-    if (!spec.ok()) {
-      problems.push_back(absl::StrCat(path, ": steps[", i, "].watch: ", spec.status().message()));
-    }
-  }
-  if (problems.empty()) return absl::OkStatus();
-  return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
-}
-
-absl::Status StoppingError() {
-  return absl::UnavailableError("aetherflowd is stopping");
-}
-
-bool IsFinalProto(pb::RunState state) {
-  return state != pb::RUN_QUEUED && state != pb::RUN_RUNNING;
-}
-
+std::string GpuList(const std::vector<int>& ids) { return absl::StrJoin(ids, ","); }
 
 }  // namespace
 
-// One run being executed.
-struct ActiveRun {
-  pb::Run run;
-  std::vector<pb::Step> steps;
-  Plan plan;
-  std::map<std::string, std::string> env;  // with secrets; memory only
-  std::shared_ptr<const std::vector<std::string>> shared_env;  // env, as K=V
-  std::unique_ptr<RunScheduler> scheduler;
-  std::vector<int64_t> keys;        // process key of a running step, or 0
-  std::vector<ProcessIdentity> processes;  // of running steps, persisted
-  std::multiset<int> running_batches;      // batch of each running step
-  int finished_batch = 0;  // highest batch with a completed or failed step
-  std::vector<bool> timed_out;      // the running attempt hit its timeout
-  std::set<int> dirty_steps;
-  bool dirty = false;
-  bool started = false;
-  // LLM budget: estimates of the steps in flight, and whether it ran out.
-  int64_t reserved_tokens = 0;
-  double reserved_cost = 0;
-  bool budget_exhausted = false;
-};
-
-// One LLM step attempt: its request, sent again after a retryable answer.
-struct LlmCall {
-  std::string run_id;
-  int index = 0;
-  std::string provider;
-  LlmRequest request;
-  int http_attempt = 0;       // sends so far
-  int64_t reserved_tokens = 0;
-  double reserved_cost = 0;
-  bool sent = false;          // holds one of the provider's slots
-  bool in_runner = false;     // a request is out (else waiting to retry)
-  std::vector<std::string> files;  // output paths it writes (locked while sent)
-};
-
 class Engine::Impl {
  public:
-  Impl(EngineOptions options, StateStore* store, EventHub* hub,
-       std::unique_ptr<ProcessRunner> runner)
-      : options_(std::move(options)), store_(store), hub_(hub),
-        runner_(std::move(runner)) {
-    llm_ = std::make_unique<LlmRunner>([this] { runner_->Wakeup(); });
-    if (options_.max_parallel <= 0) {
-      // As ninja's default -j: steps often wait on I/O or a remote API.
-      options_.max_parallel =
-          static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) + 2;
-    }
+  Impl(EngineOptions options, StateStore* store, EventHub* hub, Executors executors)
+      : options_(std::move(options)),
+        store_(store),
+        hub_(hub),
+        layout_(options_.state_dir),
+        journal_(store, hub),
+        admission_(options_.max_parallel, options_.capacity),
+        command_(std::move(executors.command)),
+        llm_(std::move(executors.llm)),
+        waiter_(executors.waiter) {
+    admission_.set_provider_slots(ProviderSlots(options_.config));
+    config_snapshot_ = std::make_shared<const Config>(options_.config);
   }
 
   absl::Status Recover();
@@ -144,32 +79,53 @@ class Engine::Impl {
       }
     }
     if (command) return reject();
-    runner_->Wakeup();
+    waiter_->Wakeup();
   }
 
-  void DoSubmit(SubmitRequest request, Plan plan, SubmitCallback done);
+  // Parsing and checking a plan is slow for big plans and reads key files:
+  // the worker does it, then the engine thread takes the run.
+  void Submit(SubmitRequest request, SubmitCallback done);
   void DoCancel(const std::string& run_id, SnapshotCallback done);
+  void DoPause(const std::string& run_id, SnapshotCallback done);
+  void DoResume(const std::string& run_id, const std::map<std::string, std::string>& env,
+                SnapshotCallback done);
   void DoDelete(std::vector<std::string> ids, int64_t finished_before_ms,
                 std::optional<uint32_t> owner, DeleteCallback done);
-  void DoResume(const std::string& run_id,
-                const std::map<std::string, std::string>& env,
-                SnapshotCallback done);
+  void DoSync(std::function<void()> done) { journal_.AfterCommit(std::move(done)); }
+  void SetConfig(Config config);
 
-  std::string RunDir(const std::string& run_id) const {
-    return absl::StrCat(options_.state_dir, "/runs/", run_id);
-  }
-  std::string LogPath(const std::string& run_id, const std::string& step) const {
-    return absl::StrCat(RunDir(run_id), "/logs/", step, ".log");
-  }
-
+  const RunLayout& layout() const { return layout_; }
   StateStore* store() { return store_; }
-  const Config& config() const { return options_.config; }
   uint32_t daemon_uid() const { return options_.uid; }
 
-  // Whom the steps of `run` run as, when that is not the daemon itself:
-  // only a root daemon can (and must) act as the submitter.
-  absl::Status MakeOutputDir(const pb::Run& run, const std::string& run_dir,
-                             const std::string& output_dir);
+ private:
+  struct Command {
+    std::function<void()> run;
+    std::function<void()> reject;
+  };
+
+  static std::map<std::string, int> ProviderSlots(const Config& config) {
+    std::map<std::string, int> slots;
+    for (const auto& [name, provider] : config.providers) {
+      slots[name] = provider.max_concurrency;
+    }
+    return slots;
+  }
+  int64_t Now() const { return options_.clock(); }
+  int Timeout(int64_t now) const;
+  void Loop();
+  void Turn(int64_t now);
+  void DoSubmit(SubmitRequest request, Plan plan, SubmitCallback done);
+  void Handle(const ExecutorEvent& event, int64_t now);
+  void Dispatch(int64_t now);
+  void StartStep(ActiveRun* run, int index, const std::vector<int>& gpus, int64_t now);
+  void StepDone(ActiveRun* run, int index, AttemptResult result, int64_t now);
+  void StopStep(ActiveRun* run, int index);
+  void Expire(int64_t now);
+  void Retire();
+  StepExecutor* ExecutorFor(const ActiveRun& run, int index) {
+    return run.plan.steps[index].is_command() ? command_.get() : llm_.get();
+  }
   std::optional<Credentials> ActAs(const pb::Run& run) const {
     if (options_.uid != 0 || !run.has_owner() || run.owner().uid() == 0) {
       return std::nullopt;
@@ -180,89 +136,286 @@ class Engine::Impl {
     who.groups.assign(run.owner().groups().begin(), run.owner().groups().end());
     return who;
   }
-  // Engine thread. Providers with calls in flight keep their old entry
-  // until those end.
-  void SetConfig(Config config) {
-    for (const auto& [key, call] : llm_calls_) {
-      if (!config.providers.count(call.provider)) {
-        config.providers[call.provider] = options_.config.providers.at(call.provider);
-      }
-    }
-    options_.config = std::move(config);
-    LogInfo(absl::StrCat("configuration reloaded from ", options_.config.source));
-  }
-  const std::function<std::optional<std::string>(const std::string&)>& getenv() const {
-    return options_.getenv;
-  }
-
- private:
-  void Loop();
-  void HandleRunnerEvent(const RunnerEvent& event, int64_t now);
-  void Dispatch(int64_t now);
-  void StartStep(ActiveRun* run, int index, int64_t now);
-  void StartLlmStep(ActiveRun* run, int index, int64_t now);
-  void SendLlm(int64_t key, int64_t now);
-  bool TryAdmit(int64_t key, int64_t now);
-  void AdmitWaiting(int64_t now);
-  void HandleLlmResponse(const LlmResponse& response, int64_t now);
-  void FinishLlmStep(int64_t key, AttemptResult result, int64_t now);
-  void StopStep(ActiveRun* run, int index);
-  void Apply(ActiveRun* run, const Update& update, int64_t now);
-  void SetStepState(ActiveRun* run, int index, StepState state, int64_t now,
-                    const std::string& message);
-  void MaybeFinishRun(ActiveRun* run, int64_t now);
-  void SetRunState(ActiveRun* run, pb::RunState state, int64_t now,
-                   const std::string& reason);
-  pb::Event* NewEvent(ActiveRun* run, pb::EventKind kind, int64_t now);
-  // Run counters: Recount from every step; Count one step in or out.
-  void Recount(ActiveRun* run);
-  void Count(ActiveRun* run, const pb::Step& step, int delta);
-  void UpdateBatch(ActiveRun* run);
-  // Commits what changed; on success publishes it and runs `after_commit_`.
-  void CommitAndPublish();
-  bool HasUncommitted() const {
-    return !pending_events_.empty() || !touched_runs_.empty() ||
-           !after_commit_.empty();
-  }
   absl::StatusOr<std::unique_ptr<ActiveRun>> Activate(const pb::RunSnapshot& snapshot,
                                                       const RunSource& source);
+  void Admit(ActiveRun* run);
+  void Unadmit(ActiveRun* run);
 
   EngineOptions options_;
   StateStore* store_;
   EventHub* hub_;
-  std::unique_ptr<ProcessRunner> runner_;
-  std::unique_ptr<LlmRunner> llm_;
+  RunLayout layout_;
+  Journal journal_;
+  Admission admission_;
+  std::unique_ptr<StepExecutor> command_;
+  std::unique_ptr<StepExecutor> llm_;
+  Waiter* waiter_;
+  Worker worker_;  // plan parsing, key files, folder removal
   std::thread thread_;
 
   std::mutex mu_;
-  struct Command {
-    std::function<void()> run;
-    std::function<void()> reject;
-  };
   std::deque<Command> commands_;  // guarded by mu_
   bool stopping_ = false;         // guarded by mu_
   bool stopped_ = false;          // guarded by mu_
+  // The config the worker checks submissions against. Guarded by mu_.
+  std::shared_ptr<const Config> config_snapshot_;
 
   // Engine thread only from here on.
   std::unordered_map<std::string, std::unique_ptr<ActiveRun>> active_;
-  std::unordered_map<int64_t, std::pair<ActiveRun*, int>> processes_;
-  FairShare fair_;
+  std::unordered_map<int64_t, std::pair<ActiveRun*, int>> running_;  // by key
   int64_t next_key_ = 0;
-  int running_total_ = 0;
-  std::deque<pb::Event> pending_events_;
-  std::vector<std::function<void()>> after_commit_;
-  std::set<std::string> touched_runs_;
-  std::vector<std::string> finished_runs_;
-  bool commit_failing_ = false;
-  int64_t last_commit_ms_ = 0;
-
-  // LLM steps (engine thread only).
-  std::unordered_map<int64_t, LlmCall> llm_calls_;             // by key
-  std::map<std::string, int> provider_in_flight_;               // by provider
-  std::deque<int64_t> llm_waiting_;  // calls waiting for a slot or their files
-  std::map<std::string, int64_t> files_written_;  // output path -> call key
-  std::multimap<int64_t, int64_t> llm_retries_;                 // due ms -> key
 };
+
+// --- The loop ---
+
+int Engine::Impl::Timeout(int64_t now) const {
+  // Sleep until something is due; with nothing to do, until woken.
+  std::optional<int64_t> due = journal_.Deadline();
+  auto sooner = [&](std::optional<int64_t> t) {
+    if (t && (!due || *t < *due)) due = t;
+  };
+  for (const auto& [id, run] : active_) {
+    if (run->scheduler) sooner(run->scheduler->NextWakeup());
+  }
+  sooner(command_->NextWakeup());
+  sooner(llm_->NextWakeup());
+  if (!due) return -1;
+  return static_cast<int>(std::clamp<int64_t>(*due - now, 0, 60'000));
+}
+
+void Engine::Impl::Loop() {
+  while (true) {
+    waiter_->Wait(Timeout(Now()));
+    int64_t now = Now();
+    std::deque<Command> commands;
+    bool stopping;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      commands.swap(commands_);
+      stopping = stopping_;
+      stopped_ = stopping_;  // nothing is queued after this turn
+    }
+    for (Command& command : commands) command.run();
+    if (stopping) break;
+    Turn(now);
+  }
+  // Graceful stop: what runs now is interrupted, not failed.
+  int64_t now = Now();
+  command_->StopAll();
+  llm_->StopAll();
+  for (auto& [id, run] : active_) {
+    if (!run->scheduler || run->final()) continue;
+    // A paused run with nothing running stays paused across the restart.
+    if (run->state() == RunState::kPaused && run->scheduler->running() == 0) continue;
+    run->Interrupt(now);
+  }
+  journal_.Commit(now);
+  store_->ClearStepProcesses().IgnoreError();
+  hub_->NotifyAll();
+}
+
+// One turn, as ninja's Builder::Build: what the executors did goes to the
+// schedulers, steps past their timeout are stopped, Admission says what
+// starts, and the journal commits (then publishes).
+void Engine::Impl::Turn(int64_t now) {
+  std::vector<ExecutorEvent> events;
+  command_->Collect(&events);
+  llm_->Collect(&events);
+  for (const ExecutorEvent& event : events) Handle(event, now);
+  Expire(now);
+  // Nothing new starts while the database refuses writes.
+  if (!journal_.failing()) {
+    Dispatch(now);
+    // What the starts reported (the processes' pids) goes into this
+    // turn's commit: a kill -9 from now on leaves nothing unknown behind.
+    events.clear();
+    command_->Collect(&events);
+    llm_->Collect(&events);
+    for (const ExecutorEvent& event : events) Handle(event, now);
+  }
+  if (journal_.MaybeCommit(now, /*idle=*/running_.empty())) Retire();
+}
+
+void Engine::Impl::Dispatch(int64_t now) {
+  Admission::Decisions decisions = admission_.Dispatch(now);
+  for (auto& [id, update] : decisions.over_budget) {
+    ActiveRun* run = active_.at(id).get();
+    LogInfo(absl::StrCat("run ", id, ": budget exhausted"));
+    run->Apply(update, now);
+    run->MaybeFinish(now);
+  }
+  for (const Admission::Waiting& waiting : decisions.waiting) {
+    active_.at(waiting.run)->SetWaiting(waiting.step, waiting.reason, now);
+  }
+  for (const Admission::Started& started : decisions.started) {
+    ActiveRun* run = active_.at(started.run).get();
+    if (run->state() == RunState::kQueued) run->SetRunState(RunState::kRunning, now, "");
+    StartStep(run, started.step, started.gpu_ids, now);
+  }
+}
+
+void Engine::Impl::StartStep(ActiveRun* run, int index, const std::vector<int>& gpus,
+                             int64_t now) {
+  const Step& spec = run->plan.steps[index];
+  pb::Step& step = run->steps[index];
+  run->SetStepState(index, StepState::kRunning, now, "");
+  for (int id : gpus) step.mutable_resources()->add_gpu_ids(id);
+  StepLaunch launch;
+  launch.key = ++next_key_;
+  launch.run_id = run->id();
+  launch.step = &spec;
+  launch.attempt = step.attempt();
+  const pb::Run& r = run->run;
+  std::filesystem::path cwd = spec.cwd.empty() ? std::filesystem::path(r.cwd())
+                                               : std::filesystem::path(r.cwd()) / spec.cwd;
+  launch.cwd = cwd.lexically_normal().string();
+  launch.log_path = layout_.LogPath(r.id(), spec.id);
+  launch.output_dir = r.output_dir();
+  launch.credentials = ActAs(r);
+  if (r.has_umask()) launch.umask = static_cast<mode_t>(r.umask());
+  if (!run->shared_env) {
+    // The submitter's environment, built once per run: 10,000 steps must
+    // not copy it 10,000 times.
+    auto shared = std::make_shared<std::vector<std::string>>();
+    for (const auto& [name, value] : run->env) shared->push_back(name + "=" + value);
+    run->shared_env = std::move(shared);
+  }
+  launch.shared_env = run->shared_env;
+  for (const auto& [name, value] : spec.env) launch.env.push_back(name + "=" + value);
+  if (!spec.env.count("PYTHONUNBUFFERED")) launch.env.push_back("PYTHONUNBUFFERED=1");
+  launch.env.push_back("AETHERFLOW_RUN_ID=" + r.id());
+  launch.env.push_back("AETHERFLOW_STEP_ID=" + spec.id);
+  launch.env.push_back("AETHERFLOW_ATTEMPT=" + std::to_string(step.attempt()));
+  launch.env.push_back("AETHERFLOW_OUTPUT_DIR=" + r.output_dir());
+  if (spec.resources.gpu) {
+    // The GPUs it holds, and no other (SPEC §9).
+    launch.env.push_back("CUDA_VISIBLE_DEVICES=" + GpuList(gpus));
+    launch.env.push_back("AETHERFLOW_GPUS=" + GpuList(gpus));
+  }
+  absl::Status started = absl::OkStatus();
+  if (!spec.is_command()) {
+    launch.provider = step.provider();
+    auto provider = options_.config.providers.find(step.provider());
+    if (provider == options_.config.providers.end()) {
+      started = absl::FailedPreconditionError(
+          absl::StrCat("unknown provider \"", step.provider(), "\""));
+    } else {
+      launch.provider_config = provider->second;
+    }
+  }
+  if (started.ok()) started = ExecutorFor(*run, index)->Start(launch);
+  if (!started.ok()) {
+    step.set_message(std::string(started.message()));
+    StepDone(run, index, AttemptResult::kFailed, now);
+    return;
+  }
+  run->keys[index] = launch.key;
+  running_[launch.key] = {run, index};
+}
+
+void Engine::Impl::StepDone(ActiveRun* run, int index, AttemptResult result, int64_t now) {
+  admission_.Release(run->id(), index);
+  run->keys[index] = 0;
+  if (!run->processes.empty()) run->processes[index] = {};
+  run->steps[index].set_throttled(false);
+  Update update = run->scheduler->StepFinished(index, result, now);
+  run->Apply(update, now);
+  for (int other : update.to_kill) StopStep(run, other);  // fail_fast
+  run->MaybeFinish(now);
+}
+
+void Engine::Impl::Handle(const ExecutorEvent& event, int64_t now) {
+  int64_t key = std::visit([](const auto& e) { return e.key; }, event);
+  auto it = running_.find(key);
+  if (it == running_.end()) return;
+  auto [run, index] = it->second;
+  pb::Step& step = run->steps[index];
+  if (const auto* process = std::get_if<StepProcess>(&event)) {
+    run->processes[index] = {process->pid, process->start_ticks};
+    run->dirty_steps.insert(index);
+    journal_.Touch(run);
+  } else if (const auto* figures = std::get_if<StepFigures>(&event)) {
+    pb::Run& r = run->run;
+    pb::Event* ev = run->NewEvent(pb::STEP_FIGURES, now);
+    ev->set_step_id(step.id());
+    ev->set_attempt(step.attempt());
+    if (figures->tokens) {
+      int64_t tokens = figures->add ? step.tokens() + *figures->tokens : *figures->tokens;
+      r.set_tokens(r.tokens() - step.tokens() + tokens);
+      step.set_tokens(tokens);
+    }
+    if (figures->cost) {
+      double cost = figures->add ? step.cost() + *figures->cost : *figures->cost;
+      r.set_cost(r.cost() - step.cost() + cost);
+      step.set_cost(cost);
+    }
+    if (figures->progress) step.set_progress(*figures->progress);
+    if (figures->throttled) {
+      step.set_throttled(*figures->throttled);
+      ev->set_throttled(*figures->throttled);
+    }
+    if (step.has_tokens()) ev->set_tokens(step.tokens());
+    if (step.has_cost()) ev->set_cost(step.cost());
+    ev->set_progress(step.progress());
+    ev->set_message(figures->message);
+    run->dirty_steps.insert(index);
+  } else if (std::holds_alternative<StepOutput>(event)) {
+    hub_->Notify(run->id());
+  } else if (const auto* ended = std::get_if<StepEnded>(&event)) {
+    running_.erase(it);
+    if (ended->exit_code) step.set_exit_code(*ended->exit_code);
+    step.set_signal(ended->signal);
+    step.set_message(ended->message);
+    if (ended->succeeded) step.set_message("");
+    // A stopped step's end is the scheduler's to name (a timeout, a
+    // cancel): it knows what it asked for.
+    StepDone(run, index,
+             ended->succeeded ? AttemptResult::kSucceeded : AttemptResult::kFailed, now);
+  }
+}
+
+void Engine::Impl::StopStep(ActiveRun* run, int index) {
+  if (int64_t key = run->keys[index]) ExecutorFor(*run, index)->Stop(key);
+}
+
+void Engine::Impl::Expire(int64_t now) {
+  for (auto& [id, run] : active_) {
+    if (!run->scheduler) continue;
+    for (int index : run->scheduler->Expired(now)) StopStep(run.get(), index);
+  }
+}
+
+// Runs whose end is committed leave the engine once nothing of theirs runs.
+void Engine::Impl::Retire() {
+  for (const std::string& id : journal_.TakeFinished()) {
+    auto it = active_.find(id);
+    if (it == active_.end() || !it->second->final()) continue;
+    const RunScheduler* scheduler = it->second->scheduler.get();
+    if (scheduler == nullptr || scheduler->running() == 0) {
+      Unadmit(it->second.get());
+      journal_.Forget(it->second.get());
+      active_.erase(it);
+      hub_->Forget(id);
+    }
+  }
+}
+
+void Engine::Impl::Admit(ActiveRun* run) {
+  if (run->admitted || !run->scheduler) return;
+  run->admitted = true;
+  RunBudget budget{run->plan.budget_tokens, run->plan.budget_cost};
+  admission_.AddRun(run->id(), run->scheduler.get(), &run->demands, budget, [run] {
+    return Spent{run->run.tokens(), run->run.cost()};
+  });
+}
+
+void Engine::Impl::Unadmit(ActiveRun* run) {
+  if (!run->admitted) return;
+  run->admitted = false;
+  admission_.RemoveRun(run->id());
+}
+
+// --- Recovery, activation ---
 
 absl::Status Engine::Impl::Recover() {
   // Processes a killed daemon left behind die first.
@@ -274,767 +427,79 @@ absl::Status Engine::Impl::Recover() {
     }
   }
   AF_RETURN_IF_ERROR(store_->ClearStepProcesses());
+  int64_t now = Now();
+  // A paused run stays paused (SPEC §9) unless one of its steps was
+  // running: then the daemon's stop interrupted it like any other.
+  AF_ASSIGN_OR_RETURN(auto paused, store_->RunsInStates({pb::RUN_PAUSED}));
   AF_ASSIGN_OR_RETURN(auto ids,
-                      store_->RunsInStates({pb::RUN_QUEUED, pb::RUN_RUNNING}));
-  int64_t now = NowMs();
+                      store_->RunsInStates({pb::RUN_QUEUED, pb::RUN_RUNNING, pb::RUN_PAUSED}));
   for (const std::string& id : ids) {
     AF_ASSIGN_OR_RETURN(pb::RunSnapshot snapshot, store_->GetRun(id));
-    auto run = std::make_unique<ActiveRun>();
+    bool was_paused = std::find(paused.begin(), paused.end(), id) != paused.end();
+    bool had_running = std::any_of(snapshot.steps().begin(), snapshot.steps().end(),
+                                   [](const pb::Step& s) { return s.state() == pb::STEP_RUNNING; });
+    if (was_paused && !had_running) {
+      AF_ASSIGN_OR_RETURN(RunSource source, store_->GetRunSource(id));
+      absl::StatusOr<std::unique_ptr<ActiveRun>> run = Activate(snapshot, source);
+      if (run.ok()) {
+        ActiveRun* raw = run->get();
+        for (int i = 0; i < static_cast<int>(raw->steps.size()); ++i) {
+          if (raw->steps[i].state() == pb::STEP_COMPLETED) raw->scheduler->RestoreCompleted(i);
+        }
+        raw->scheduler->SetPaused(true);
+        active_[id] = std::move(*run);
+        Admit(raw);
+        LogInfo(absl::StrCat("run ", id, " stays paused"));
+        continue;
+      }
+      LogWarning(absl::StrCat("run ", id, ": ", run.status().message()));
+    }
+    auto run = std::make_unique<ActiveRun>(&journal_);
     run->run = snapshot.run();
     run->steps.assign(snapshot.steps().begin(), snapshot.steps().end());
-    for (int i = 0; i < static_cast<int>(run->steps.size()); ++i) {
-      if (run->steps[i].state() == pb::STEP_RUNNING) {
-        pb::Step& step = run->steps[i];
-        step.set_state(pb::STEP_INTERRUPTED);
-        step.set_finished_at_ms(now);
-        step.set_message("the daemon stopped while it ran");
-        run->dirty_steps.insert(i);
-        pb::Event* event = NewEvent(run.get(), pb::STEP_STATE_CHANGED, now);
-        event->set_step_id(step.id());
-        event->set_step_state(pb::STEP_INTERRUPTED);
-        event->set_attempt(step.attempt());
-        event->set_message(step.message());
-      }
-    }
-    Recount(run.get());
     ActiveRun* raw = run.get();
     active_[id] = std::move(run);
-    SetRunState(raw, pb::RUN_INTERRUPTED, now,
-                "the daemon stopped while it ran; `aetherflow resume` runs "
-                "what did not complete");
+    raw->Interrupt(now);
     LogInfo(absl::StrCat("run ", id, " interrupted by a daemon restart"));
   }
-  CommitAndPublish();
-  if (commit_failing_) return absl::InternalError("could not record recovery");
+  if (!journal_.Commit(now)) return absl::InternalError("could not record recovery");
+  Retire();
   return absl::OkStatus();
-}
-
-pb::Event* Engine::Impl::NewEvent(ActiveRun* run, pb::EventKind kind,
-                                  int64_t now) {
-  pending_events_.emplace_back();
-  pb::Event* event = &pending_events_.back();
-  event->set_run_id(run->run.id());
-  event->set_seq(run->run.last_seq() + 1);
-  run->run.set_last_seq(event->seq());
-  event->set_time_ms(now);
-  event->set_kind(kind);
-  run->dirty = true;
-  touched_runs_.insert(run->run.id());
-  return event;
-}
-
-void Engine::Impl::SetRunState(ActiveRun* run, pb::RunState state, int64_t now,
-                               const std::string& reason) {
-  run->run.set_state(state);
-  run->run.set_reason(reason);
-  if (state == pb::RUN_RUNNING && run->run.started_at_ms() == 0) {
-    run->run.set_started_at_ms(now);
-  }
-  if (IsFinalProto(state)) {
-    run->run.set_finished_at_ms(now);
-    finished_runs_.push_back(run->run.id());
-  } else {
-    run->run.set_finished_at_ms(0);
-  }
-  pb::Event* event = NewEvent(run, pb::RUN_STATE_CHANGED, now);
-  event->set_run_state(state);
-  event->set_message(reason);
-}
-
-void Engine::Impl::Recount(ActiveRun* run) {
-  pb::Run& r = run->run;
-  r.set_completed(0);
-  r.set_failed(0);
-  r.set_running(0);
-  r.set_skipped(0);
-  r.set_cancelled(0);
-  r.set_interrupted(0);
-  r.clear_tokens();
-  r.clear_cost();
-  r.set_batch(0);
-  run->running_batches.clear();
-  for (const pb::Step& step : run->steps) {
-    Count(run, step, +1);
-    if (step.has_tokens()) r.set_tokens(r.tokens() + step.tokens());
-    if (step.has_cost()) r.set_cost(r.cost() + step.cost());
-  }
-  UpdateBatch(run);
-}
-
-void Engine::Impl::Count(ActiveRun* run, const pb::Step& step, int delta) {
-  pb::Run& r = run->run;
-  switch (step.state()) {
-    case pb::STEP_COMPLETED: r.set_completed(r.completed() + delta); break;
-    case pb::STEP_FAILED: r.set_failed(r.failed() + delta); break;
-    case pb::STEP_SKIPPED: r.set_skipped(r.skipped() + delta); break;
-    case pb::STEP_CANCELLED: r.set_cancelled(r.cancelled() + delta); break;
-    case pb::STEP_INTERRUPTED: r.set_interrupted(r.interrupted() + delta); break;
-    case pb::STEP_RUNNING:
-      r.set_running(r.running() + delta);
-      if (delta > 0) {
-        run->running_batches.insert(step.batch());
-      } else if (auto it = run->running_batches.find(step.batch());
-                 it != run->running_batches.end()) {
-        run->running_batches.erase(it);
-      }
-      break;
-    default: break;
-  }
-  if (delta > 0 && (step.state() == pb::STEP_COMPLETED ||
-                    step.state() == pb::STEP_FAILED)) {
-    run->finished_batch = std::max(run->finished_batch, step.batch());
-  }
-}
-
-void Engine::Impl::UpdateBatch(ActiveRun* run) {
-  // The batch the run is in: the highest with a step running, else the
-  // highest with a step finished.
-  run->run.set_batch(run->running_batches.empty() ? run->finished_batch
-                                                  : *run->running_batches.rbegin());
-}
-
-void Engine::Impl::SetStepState(ActiveRun* run, int index, StepState state,
-                                int64_t now, const std::string& message) {
-  pb::Step& step = run->steps[index];
-  Count(run, step, -1);
-  step.set_state(ToProto(state));
-  Count(run, step, +1);
-  UpdateBatch(run);
-  step.set_message(message);
-  step.set_attempt(run->scheduler->attempt(index));
-  if (state == StepState::kRunning) {
-    if (step.started_at_ms() && step.finished_at_ms()) {
-      step.set_previous_attempts_ms(step.previous_attempts_ms() +
-                                    step.finished_at_ms() - step.started_at_ms());
-    }
-    step.set_started_at_ms(now);
-    step.set_finished_at_ms(0);
-    step.clear_exit_code();
-    step.set_signal(0);
-    step.set_retry_at_ms(0);
-  } else if (step.started_at_ms() && !step.finished_at_ms() &&
-             state != StepState::kSkipped) {
-    step.set_finished_at_ms(now);
-  }
-  run->dirty_steps.insert(index);
-  pb::Event* event = NewEvent(run, pb::STEP_STATE_CHANGED, now);
-  event->set_step_id(step.id());
-  event->set_step_state(step.state());
-  event->set_attempt(step.attempt());
-  if (step.has_exit_code()) event->set_exit_code(step.exit_code());
-  event->set_signal(step.signal());
-  event->set_message(message);
-  event->set_retry_at_ms(step.retry_at_ms());
-}
-
-void Engine::Impl::Apply(ActiveRun* run, const Update& update, int64_t now) {
-  for (const Transition& t : update.transitions) {
-    std::string message;
-    pb::Step& step = run->steps[t.step];
-    if (t.state == StepState::kPending && t.retry_at_ms) {
-      step.set_retry_at_ms(t.retry_at_ms);
-      message = absl::StrFormat("attempt %d failed; retry in %.1fs", t.attempt,
-                                (t.retry_at_ms - now) / 1000.0);
-    } else if (t.state == StepState::kSkipped) {
-      message = "a dependency did not complete";
-    } else if (t.state == StepState::kCancelled && run->budget_exhausted) {
-      // Steps the budget leaves unstarted are skipped, not cancelled.
-      SetStepState(run, t.step, StepState::kSkipped, now, "budget exhausted");
-      continue;
-    } else if (t.state == StepState::kCancelled) {
-      message = run->run.reason().empty() ? "cancelled" : run->run.reason();
-    } else if (t.state == StepState::kFailed) {
-      message = step.message();
-    }
-    SetStepState(run, t.step, t.state, now, message);
-    if (t.state == StepState::kPending) step.set_retry_at_ms(t.retry_at_ms);
-  }
-  for (int index : update.to_kill) StopStep(run, index);
-}
-
-void Engine::Impl::StopStep(ActiveRun* run, int index) {
-  int64_t key = run->keys[index];
-  if (!key) return;
-  if (llm_calls_.count(key)) {
-    if (llm_calls_.at(key).in_runner) {
-      llm_->Cancel(key);  // it answers "cancelled"
-    } else {
-      // Waiting for a slot or for its retry: nothing is out to cancel.
-      FinishLlmStep(key, AttemptResult::kCancelled, NowMs());
-    }
-  } else {
-    runner_->Terminate(key, options_.kill_grace_ms);
-  }
-}
-
-void Engine::Impl::MaybeFinishRun(ActiveRun* run, int64_t now) {
-  if (IsFinalProto(run->run.state()) || !run->scheduler->done()) return;
-  RunState result = run->scheduler->result();
-  std::string reason;
-  if (run->budget_exhausted && result != RunState::kFailed) {
-    SetRunState(run, pb::RUN_FAILED, now, "budget exhausted");
-    return;
-  }
-  if (result == RunState::kFailed) {
-    std::vector<std::string> failed;
-    for (const pb::Step& step : run->steps) {
-      if (step.state() == pb::STEP_FAILED) failed.push_back(step.id());
-    }
-    reason = absl::StrCat(failed.size() == 1 ? "step " : "steps ",
-                          absl::StrJoin(failed, ", "), " failed");
-  } else if (result == RunState::kCancelled) {
-    reason = run->run.reason().empty() ? "cancelled" : run->run.reason();
-  }
-  SetRunState(run, ToProto(result), now, reason);
-}
-
-void Engine::Impl::StartStep(ActiveRun* run, int index, int64_t now) {
-  const Step& spec = run->plan.steps[index];
-  if (!spec.is_command()) return StartLlmStep(run, index, now);
-  pb::Step& step = run->steps[index];
-  SetStepState(run, index, StepState::kRunning, now, "");
-  LaunchSpec launch;
-  launch.key = ++next_key_;
-  if (spec.shell) {
-    launch.argv = {"/bin/sh", "-c", *spec.shell};
-  } else {
-    launch.argv = *spec.argv;
-  }
-  if (!run->shared_env) {
-    // The submitter's environment, built once per run: 10,000 steps must
-    // not copy it 10,000 times.
-    auto shared = std::make_shared<std::vector<std::string>>();
-    for (const auto& [name, value] : run->env) shared->push_back(name + "=" + value);
-    run->shared_env = std::move(shared);
-  }
-  launch.shared_env = run->shared_env;
-  for (const auto& [name, value] : spec.env) launch.env.push_back(name + "=" + value);
-  if (!spec.env.count("PYTHONUNBUFFERED")) launch.env.push_back("PYTHONUNBUFFERED=1");
-  launch.env.push_back("AETHERFLOW_RUN_ID=" + run->run.id());
-  launch.env.push_back("AETHERFLOW_STEP_ID=" + spec.id);
-  launch.env.push_back("AETHERFLOW_ATTEMPT=" + std::to_string(step.attempt()));
-  launch.env.push_back("AETHERFLOW_OUTPUT_DIR=" + run->run.output_dir());
-  std::filesystem::path cwd = spec.cwd.empty()
-                                  ? std::filesystem::path(run->run.cwd())
-                                  : std::filesystem::path(run->run.cwd()) / spec.cwd;
-  launch.cwd = cwd.lexically_normal().string();
-  launch.log_path = LogPath(run->run.id(), spec.id);
-  launch.credentials = ActAs(run->run);
-  if (run->run.has_umask()) launch.umask = static_cast<mode_t>(run->run.umask());
-  if (step.attempt() > 1) {
-    // Separate attempts in the log so that the reader knows which is which.
-    if (FILE* log = std::fopen(launch.log_path.c_str(), "ae")) {
-      std::fprintf(log, "\n::aetherflow-attempt %d\n", step.attempt());
-      std::fclose(log);
-    }
-  }
-  absl::StatusOr<ProcessIdentity> process = runner_->Start(launch);
-  if (!process.ok()) {
-    step.set_message(absl::StrCat("could not start: ", process.status().message()));
-    Update update = run->scheduler->StepFinished(index, AttemptResult::kFailed, now);
-    Apply(run, update, now);
-    MaybeFinishRun(run, now);  // it may have been the last step
-    return;
-  }
-  run->keys[index] = launch.key;
-  run->processes[index] = *process;  // committed with the step's row
-  processes_[launch.key] = {run, index};
-  ++running_total_;
-}
-
-// --- LLM steps ---
-
-void Engine::Impl::StartLlmStep(ActiveRun* run, int index, int64_t now) {
-  const Step& spec = run->plan.steps[index];
-  pb::Step& step = run->steps[index];
-  auto fail = [&](const std::string& why) {
-    SetStepState(run, index, StepState::kRunning, now, "");
-    step.set_message(why);
-    Apply(run, run->scheduler->StepFinished(index, AttemptResult::kFailed, now), now);
-    MaybeFinishRun(run, now);
-  };
-  auto provider_it = options_.config.providers.find(step.provider());
-  if (provider_it == options_.config.providers.end()) {
-    return fail(absl::StrCat("unknown provider \"", step.provider(), "\""));
-  }
-  const ProviderConfig& provider = provider_it->second;
-  // The budget: this step's estimate is reserved before it starts.
-  int64_t est_tokens = spec.estimated_tokens.value_or(0);
-  std::optional<double> est_cost = EstimateCost(est_tokens, provider);
-  const pb::Run& r = run->run;
-  bool over_tokens = run->plan.budget_tokens &&
-                     r.tokens() + run->reserved_tokens + est_tokens > *run->plan.budget_tokens;
-  bool over_cost = run->plan.budget_cost && est_cost &&
-                   r.cost() + run->reserved_cost + *est_cost > *run->plan.budget_cost;
-  if (over_tokens || over_cost) {
-    run->budget_exhausted = true;
-    run->run.set_reason("budget exhausted");
-    Apply(run, run->scheduler->StepFinished(index, AttemptResult::kCancelled, now), now);
-    Update rest = run->scheduler->Cancel();
-    rest.to_kill.clear();  // what is in flight finishes: it is paid for
-    Apply(run, rest, now);
-    LogInfo(absl::StrCat("run ", r.id(), ": budget exhausted"));
-    MaybeFinishRun(run, now);
-    return;
-  }
-  absl::StatusOr<std::string> api_key = ProviderKey(provider, options_.getenv);
-  if (!api_key.ok()) return fail(std::string(api_key.status().message()));
-  int64_t key = ++next_key_;
-  std::filesystem::path cwd = spec.cwd.empty()
-                                  ? std::filesystem::path(r.cwd())
-                                  : std::filesystem::path(r.cwd()) / spec.cwd;
-  absl::StatusOr<LlmRequest> request = [&]() -> absl::StatusOr<LlmRequest> {
-    // The prompt's files are read with the submitter's rights, not ours.
-    ScopedFileIdentity as_owner(ActAs(r));
-    if (!as_owner.status().ok()) return as_owner.status();
-    return PrepareLlmRequest(spec, spec.dependencies, cwd.lexically_normal().string(),
-                             r.output_dir(), provider, *api_key, key);
-  }();
-  if (!request.ok()) return fail(std::string(request.status().message()));
-  LlmCall call;
-  call.run_id = r.id();
-  call.index = index;
-  call.provider = step.provider();
-  call.request = std::move(*request);
-  call.reserved_tokens = est_tokens;
-  call.reserved_cost = est_cost.value_or(0);
-  if (absl::StatusOr<PromptInputs> inputs = PromptInputsFromStep(spec); inputs.ok()) {
-    for (const PromptFile& file : inputs->files) {
-      if (file.input_only) continue;
-      if (absl::StatusOr<std::string> path = SafeJoin(r.output_dir(), file.path); path.ok()) {
-        call.files.push_back(*path);
-      }
-    }
-  }
-  run->reserved_tokens += call.reserved_tokens;
-  run->reserved_cost += call.reserved_cost;
-  run->keys[index] = key;
-  llm_calls_[key] = std::move(call);
-  if (!TryAdmit(key, now)) {
-    llm_waiting_.push_back(key);
-    step.set_message(absl::StrCat("waiting for a ", step.provider(), " slot"));
-    run->dirty_steps.insert(index);
-    touched_runs_.insert(r.id());
-  }
-}
-
-// Sends the call if its provider has a free slot and no step in flight
-// writes the same files (two steps never write one file at once).
-bool Engine::Impl::TryAdmit(int64_t key, int64_t now) {
-  LlmCall& call = llm_calls_.at(key);
-  const ProviderConfig& provider = options_.config.providers.at(call.provider);
-  if (provider_in_flight_[call.provider] >= provider.max_concurrency) return false;
-  for (const std::string& file : call.files) {
-    auto it = files_written_.find(file);
-    if (it != files_written_.end() && it->second != key) return false;
-  }
-  for (const std::string& file : call.files) files_written_[file] = key;
-  ++provider_in_flight_[call.provider];
-  call.sent = true;
-  ActiveRun* run = active_.at(call.run_id).get();
-  SetStepState(run, call.index, StepState::kRunning, now, "");
-  SendLlm(key, now);
-  return true;
-}
-
-void Engine::Impl::AdmitWaiting(int64_t now) {
-  std::deque<int64_t> still;
-  while (!llm_waiting_.empty()) {
-    int64_t key = llm_waiting_.front();
-    llm_waiting_.pop_front();
-    if (llm_calls_.count(key) && !TryAdmit(key, now)) still.push_back(key);
-  }
-  llm_waiting_.swap(still);
-}
-
-void Engine::Impl::SendLlm(int64_t key, int64_t now) {
-  LlmCall& call = llm_calls_.at(key);
-  ++call.http_attempt;
-  if (call.http_attempt > 1) {
-    ActiveRun* run = active_.at(call.run_id).get();
-    pb::Step& step = run->steps[call.index];
-    step.set_throttled(false);
-    pb::Event* event = NewEvent(run, pb::STEP_FIGURES, now);
-    event->set_step_id(step.id());
-    event->set_attempt(step.attempt());
-    event->set_throttled(false);
-    event->set_message(absl::StrCat("asking ", call.provider, " again (try ",
-                                    call.http_attempt, ")"));
-    run->dirty_steps.insert(call.index);
-  }
-  call.in_runner = true;
-  llm_->Start(call.request);
-}
-
-void Engine::Impl::HandleLlmResponse(const LlmResponse& response, int64_t now) {
-  auto it = llm_calls_.find(response.key);
-  if (it == llm_calls_.end()) return;
-  LlmCall& call = it->second;
-  call.in_runner = false;
-  ActiveRun* run = active_.at(call.run_id).get();
-  const Step& spec = run->plan.steps[call.index];
-  pb::Step& step = run->steps[call.index];
-  const ProviderConfig& provider = options_.config.providers.at(call.provider);
-  LlmOutcome outcome;
-  {
-    // Outputs are written with the submitter's rights, not ours.
-    ScopedFileIdentity as_owner(ActAs(run->run));
-    if (as_owner.status().ok()) {
-      std::optional<mode_t> umask;
-      if (run->run.has_umask()) umask = static_cast<mode_t>(run->run.umask());
-      outcome = ::aetherflow::HandleLlmResponse(response, spec, run->run.output_dir(),
-                                                provider, call.http_attempt, now, umask);
-    } else {
-      outcome.kind = LlmOutcome::Kind::kFailed;
-      outcome.message = std::string(as_owner.status().message());
-    }
-  }
-  switch (outcome.kind) {
-    case LlmOutcome::Kind::kRetry: {
-      int64_t delay = LlmBackoffMs(call.http_attempt, outcome.retry_after_ms);
-      llm_retries_.emplace(now + delay, response.key);
-      // Shown as the step's status, not a silent wait.
-      step.set_throttled(outcome.throttled);
-      std::string message = absl::StrFormat(
-          "%s; asking again in %.1fs", outcome.throttled
-                                           ? absl::StrCat("throttled by ", call.provider, " (429)")
-                                           : outcome.message,
-          delay / 1000.0);
-      pb::Event* event = NewEvent(run, pb::STEP_FIGURES, now);
-      event->set_step_id(step.id());
-      event->set_attempt(step.attempt());
-      event->set_throttled(outcome.throttled);
-      event->set_message(message);
-      run->dirty_steps.insert(call.index);
-      return;
-    }
-    case LlmOutcome::Kind::kSucceeded: {
-      pb::Run& r = run->run;
-      pb::Event* event = NewEvent(run, pb::STEP_FIGURES, now);
-      event->set_step_id(step.id());
-      event->set_attempt(step.attempt());
-      if (outcome.tokens) {
-        step.set_tokens(step.tokens() + *outcome.tokens);
-        r.set_tokens(r.tokens() + *outcome.tokens);
-        event->set_tokens(step.tokens());
-      }
-      if (outcome.cost) {
-        step.set_cost(step.cost() + *outcome.cost);
-        r.set_cost(r.cost() + *outcome.cost);
-        event->set_cost(step.cost());
-      }
-      run->dirty_steps.insert(call.index);
-      step.set_message("");
-      return FinishLlmStep(response.key, AttemptResult::kSucceeded, now);
-    }
-    case LlmOutcome::Kind::kFailed:
-      step.set_message(outcome.message);
-      return FinishLlmStep(response.key, AttemptResult::kFailed, now);
-    case LlmOutcome::Kind::kCancelled:
-      return FinishLlmStep(response.key, AttemptResult::kCancelled, now);
-  }
-}
-
-void Engine::Impl::FinishLlmStep(int64_t key, AttemptResult result, int64_t now) {
-  LlmCall call = std::move(llm_calls_.at(key));
-  llm_calls_.erase(key);
-  for (auto it = llm_retries_.begin(); it != llm_retries_.end();) {
-    it = it->second == key ? llm_retries_.erase(it) : std::next(it);
-  }
-  ActiveRun* run = active_.at(call.run_id).get();
-  run->reserved_tokens -= call.reserved_tokens;
-  run->reserved_cost -= call.reserved_cost;
-  run->keys[call.index] = 0;
-  pb::Step& step = run->steps[call.index];
-  step.set_throttled(false);
-  if (call.sent) {
-    --provider_in_flight_[call.provider];
-    for (const std::string& file : call.files) {
-      if (files_written_.count(file) && files_written_[file] == key) files_written_.erase(file);
-    }
-  }
-  if (result != AttemptResult::kSucceeded && run->timed_out[call.index]) {
-    result = AttemptResult::kTimedOut;
-    step.set_message(absl::StrCat("timed out after ",
-                                  *run->plan.steps[call.index].timeout_ms / 1000.0, "s"));
-  } else if (result != AttemptResult::kSucceeded && run->scheduler->cancelled()) {
-    result = AttemptResult::kCancelled;
-  }
-  run->timed_out[call.index] = false;
-  if (step.state() != pb::STEP_RUNNING) {
-    // Never sent (waiting for a slot): the scheduler still counts it
-    // running; show it as started so that it ends like the others.
-    SetStepState(run, call.index, StepState::kRunning, now, "");
-  }
-  Apply(run, run->scheduler->StepFinished(call.index, result, now), now);
-  MaybeFinishRun(run, now);
-  AdmitWaiting(now);
-}
-
-void Engine::Impl::Dispatch(int64_t now) {
-  auto has_work = [&](const std::string& id) {
-    return active_.at(id)->scheduler->HasWork(now);
-  };
-  while (running_total_ < options_.max_parallel) {
-    std::optional<std::string> id = fair_.Next(has_work);
-    if (!id) break;
-    ActiveRun* run = active_.at(*id).get();
-    std::optional<int> index = run->scheduler->FindWork(now);
-    if (!index) break;
-    if (!run->started) {
-      run->started = true;
-      if (run->run.state() != pb::RUN_RUNNING) {
-        SetRunState(run, pb::RUN_RUNNING, now, "");
-      }
-    }
-    StartStep(run, *index, now);
-  }
-}
-
-void Engine::Impl::HandleRunnerEvent(const RunnerEvent& event, int64_t now) {
-  if (const auto* exited = std::get_if<ProcessExited>(&event)) {
-    auto it = processes_.find(exited->key);
-    if (it == processes_.end()) return;
-    auto [run, index] = it->second;
-    processes_.erase(it);
-    --running_total_;
-    run->keys[index] = 0;
-    pb::Step& step = run->steps[index];
-    AttemptResult result;
-    if (exited->signal == 0) {
-      step.set_exit_code(exited->exit_code);
-      result = exited->exit_code == 0 ? AttemptResult::kSucceeded
-                                      : AttemptResult::kFailed;
-      step.set_message(result == AttemptResult::kFailed
-                           ? absl::StrCat("exit code ", exited->exit_code)
-                           : "");
-    } else {
-      step.set_signal(exited->signal);
-      result = AttemptResult::kFailed;
-      step.set_message(absl::StrCat("killed by signal ", exited->signal, " (",
-                                    strsignal(exited->signal), ")"));
-    }
-    if (run->timed_out[index]) {
-      run->timed_out[index] = false;
-      if (result != AttemptResult::kSucceeded) {
-        result = AttemptResult::kTimedOut;
-        step.set_message(absl::StrCat("timed out after ",
-                                      *run->plan.steps[index].timeout_ms / 1000.0,
-                                      "s"));
-      }
-    } else if (run->scheduler->cancelled() && result != AttemptResult::kSucceeded) {
-      result = AttemptResult::kCancelled;
-    }
-    if (result == AttemptResult::kSucceeded) {
-      step.set_finished_at_ms(now);
-    }
-    Update update = run->scheduler->StepFinished(index, result, now);
-    Apply(run, update, now);
-    run->processes[index] = {};
-    MaybeFinishRun(run, now);
-  } else if (const auto* line = std::get_if<ControlLine>(&event)) {
-    auto it = processes_.find(line->key);
-    if (it == processes_.end()) return;
-    auto [run, index] = it->second;
-    absl::StatusOr<Figures> figures = ParseControlLine(line->line);
-    if (!figures.ok()) return;  // the line stays in the log for the reader
-    pb::Step& step = run->steps[index];
-    pb::Event* ev = NewEvent(run, pb::STEP_FIGURES, now);
-    ev->set_step_id(step.id());
-    ev->set_attempt(step.attempt());
-    pb::Run& r = run->run;
-    if (figures->tokens) {
-      r.set_tokens(r.tokens() - step.tokens() + *figures->tokens);
-      step.set_tokens(*figures->tokens);
-    }
-    if (figures->cost) {
-      r.set_cost(r.cost() - step.cost() + *figures->cost);
-      step.set_cost(*figures->cost);
-    }
-    if (figures->progress) step.set_progress(*figures->progress);
-    if (step.has_tokens()) ev->set_tokens(step.tokens());
-    if (step.has_cost()) ev->set_cost(step.cost());
-    ev->set_progress(step.progress());
-    run->dirty_steps.insert(index);
-  } else if (const auto* activity = std::get_if<OutputActivity>(&event)) {
-    auto it = processes_.find(activity->key);
-    if (it != processes_.end()) hub_->Notify(it->second.first->run.id());
-  }
-}
-
-void Engine::Impl::CommitAndPublish() {
-  CommitBatch batch;
-  for (const std::string& id : touched_runs_) {
-    ActiveRun* run = active_.at(id).get();
-    batch.runs.push_back(&run->run);
-    for (int index : run->dirty_steps) {
-      ProcessIdentity* process =
-          run->processes.empty() ? nullptr : &run->processes[index];
-      if (process && process->pid && !process->start_ticks) {
-        // Read only for steps still running at commit time: a short step
-        // never costs the /proc read.
-        process->start_ticks = ProcessStartTicks(process->pid);
-      }
-      batch.steps.push_back({&run->run.id(), index, &run->steps[index],
-                             process ? process->pid : 0,
-                             process ? process->start_ticks : 0});
-    }
-  }
-  for (const pb::Event& event : pending_events_) batch.events.push_back(&event);
-  absl::Status status = store_->Commit(batch);
-  if (!status.ok()) {
-    // Nothing is published that is not stored: keep everything pending and
-    // try again on the next turn (a full disk may be freed).
-    if (!commit_failing_) LogError(status.ToString());
-    commit_failing_ = true;
-    return;
-  }
-  if (commit_failing_) LogInfo("state database writable again");
-  commit_failing_ = false;
-  for (const pb::Event& event : pending_events_) hub_->Remember(event);
-  pending_events_.clear();
-  for (const std::string& id : touched_runs_) {
-    ActiveRun* run = active_.at(id).get();
-    run->dirty = false;
-    run->dirty_steps.clear();
-    hub_->Notify(id);
-  }
-  touched_runs_.clear();
-  for (const std::string& id : finished_runs_) {
-    auto it = active_.find(id);
-    if (it == active_.end() || !IsFinalProto(it->second->run.state())) continue;
-    // A recovered run has no scheduler: nothing is left to drive.
-    const RunScheduler* scheduler = it->second->scheduler.get();
-    if (scheduler == nullptr || scheduler->running() == 0) {
-      fair_.Remove(id);
-      active_.erase(it);
-      hub_->Forget(id);
-    }
-  }
-  finished_runs_.clear();
-  std::vector<std::function<void()>> callbacks;
-  callbacks.swap(after_commit_);
-  for (auto& callback : callbacks) callback();
-}
-
-void Engine::Impl::Loop() {
-  std::vector<RunnerEvent> events;
-  while (true) {
-    int64_t now = NowMs();
-    int timeout_ms = 1000;
-    for (const auto& [id, run] : active_) {
-      if (!run->scheduler) continue;
-      if (auto wake = run->scheduler->NextWakeup()) {
-        timeout_ms = static_cast<int>(
-            std::clamp<int64_t>(*wake - now, 0, timeout_ms));
-      }
-    }
-    if (!llm_retries_.empty()) {
-      timeout_ms = static_cast<int>(
-          std::clamp<int64_t>(llm_retries_.begin()->first - now, 0, timeout_ms));
-    }
-    if (commit_failing_) {
-      timeout_ms = 1000;
-    } else if (HasUncommitted()) {
-      timeout_ms = static_cast<int>(std::clamp<int64_t>(
-          last_commit_ms_ + kGroupCommitMs - now, 0, timeout_ms));
-    }
-    events.clear();
-    runner_->Wait(timeout_ms, &events);
-    now = NowMs();
-
-    std::deque<Command> commands;
-    bool stopping;
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      commands.swap(commands_);
-      stopping = stopping_;
-      stopped_ = stopping_;  // nothing is queued after this turn
-    }
-    for (Command& command : commands) command.run();
-    for (const RunnerEvent& event : events) HandleRunnerEvent(event, now);
-    for (const LlmResponse& response : llm_->TakeResponses()) {
-      HandleLlmResponse(response, now);
-    }
-    while (!llm_retries_.empty() && llm_retries_.begin()->first <= now) {
-      int64_t key = llm_retries_.begin()->second;
-      llm_retries_.erase(llm_retries_.begin());
-      if (llm_calls_.count(key)) SendLlm(key, now);
-    }
-    if (stopping) break;
-    for (auto& [id, run] : active_) {
-      if (!run->scheduler) continue;
-      for (int index : run->scheduler->Expired(now)) {
-        run->timed_out[index] = true;
-        StopStep(run.get(), index);
-      }
-    }
-    if (!commit_failing_) Dispatch(now);
-    // Group commit: changes that come in a burst (10,000 short steps) share
-    // a transaction. Nothing is published before it is committed, and a
-    // reply, a finished run or an idle engine commits at once.
-    if (HasUncommitted() &&
-        (!after_commit_.empty() || !finished_runs_.empty() ||
-         running_total_ == 0 || now - last_commit_ms_ >= kGroupCommitMs)) {
-      CommitAndPublish();
-      last_commit_ms_ = now;
-    }
-  }
-
-  // Graceful stop: what runs now is interrupted, not failed.
-  int64_t now = NowMs();
-  runner_->KillAll();
-  for (auto& [id, run] : active_) {
-    if (!run->scheduler || IsFinalProto(run->run.state())) continue;
-    for (int i = 0; i < static_cast<int>(run->steps.size()); ++i) {
-      if (run->steps[i].state() == pb::STEP_RUNNING) {
-        run->steps[i].set_finished_at_ms(now);
-        pb::Step& step = run->steps[i];
-        step.set_state(pb::STEP_INTERRUPTED);
-        step.set_message("the daemon stopped while it ran");
-        run->dirty_steps.insert(i);
-        pb::Event* event = NewEvent(run.get(), pb::STEP_STATE_CHANGED, now);
-        event->set_step_id(step.id());
-        event->set_step_state(pb::STEP_INTERRUPTED);
-        event->set_attempt(step.attempt());
-        event->set_message(step.message());
-      }
-    }
-    Recount(run.get());
-    SetRunState(run.get(), pb::RUN_INTERRUPTED, now,
-                "the daemon stopped while it ran; `aetherflow resume` runs "
-                "what did not complete");
-  }
-  CommitAndPublish();
-  store_->ClearStepProcesses().IgnoreError();
-  hub_->NotifyAll();
-}
-
-void Engine::Impl::Stop() {
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    stopping_ = true;
-  }
-  runner_->Wakeup();
-  if (thread_.joinable()) thread_.join();
 }
 
 absl::StatusOr<std::unique_ptr<ActiveRun>> Engine::Impl::Activate(
     const pb::RunSnapshot& snapshot, const RunSource& source) {
-  auto run = std::make_unique<ActiveRun>();
-  AF_ASSIGN_OR_RETURN(run->plan, ParsePlan(source.plan_json,
-                                           snapshot.run().plan_path()));
+  auto run = std::make_unique<ActiveRun>(&journal_);
+  AF_ASSIGN_OR_RETURN(run->plan, ParsePlan(source.plan_json, snapshot.run().plan_path()));
   if (run->plan.steps.size() != static_cast<std::size_t>(snapshot.steps_size())) {
     return absl::DataLossError("stored plan and steps disagree");
   }
   run->run = snapshot.run();
   run->steps.assign(snapshot.steps().begin(), snapshot.steps().end());
   run->env = source.env;
-  std::vector<StepSpec> specs(run->plan.steps.size());
-  for (std::size_t i = 0; i < specs.size(); ++i) {
+  const std::size_t n = run->plan.steps.size();
+  std::vector<StepSpec> specs(n);
+  run->demands.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Step& step = run->plan.steps[i];
     specs[i].deps = run->plan.deps[i];
-    specs[i].retries = run->plan.steps[i].retries;
-    specs[i].timeout_ms = run->plan.steps[i].timeout_ms;
+    specs[i].retries = step.retries;
+    specs[i].timeout_ms = step.timeout_ms;
+    StepDemand& demand = run->demands[i];
+    demand.resources = step.resources;
+    if (!step.is_command()) {
+      demand.provider = run->steps[i].provider();
+      demand.files = OutputFiles(step, run->run.output_dir());
+      demand.est_tokens = step.estimated_tokens.value_or(0);
+      if (auto provider = options_.config.providers.find(demand.provider);
+          provider != options_.config.providers.end()) {
+        demand.est_cost = EstimateCost(demand.est_tokens, provider->second);
+      }
+    }
+    pb::StepResources* resources = run->steps[i].mutable_resources();
+    resources->set_cpu(step.resources.cpu.value_or(0));
+    resources->set_mem_bytes(step.resources.mem_bytes.value_or(0));
+    resources->set_gpu(step.resources.gpu.value_or(0));
   }
   RunOptions options;
   options.max_parallel = run->plan.max_parallel.value_or(0);
@@ -1042,86 +507,48 @@ absl::StatusOr<std::unique_ptr<ActiveRun>> Engine::Impl::Activate(
   options.retry_base_ms = options_.retry_base_ms;
   options.retry_max_ms = options_.retry_max_ms;
   run->scheduler = std::make_unique<RunScheduler>(std::move(specs), options);
-  run->keys.assign(run->steps.size(), 0);
-  run->processes.assign(run->steps.size(), {});
-  run->timed_out.assign(run->steps.size(), false);
-  Recount(run.get());
+  run->keys.assign(n, 0);
+  run->processes.assign(n, {});
+  run->Recount();
   return run;
 }
 
-// The run's output folder. Steps that run as their submitter must be able
-// to write there: one the user named is made with their rights; the default
-// one, inside our state directory, is made theirs, and the folders above it
-// let them through (0711: they cannot list other runs).
-absl::Status Engine::Impl::MakeOutputDir(const pb::Run& run, const std::string& run_dir,
-                                         const std::string& output_dir) {
-  std::optional<Credentials> as = ActAs(run);
-  std::error_code error;
-  if (as.has_value() && output_dir.rfind(run_dir + "/", 0) == 0) {
-    std::filesystem::create_directories(output_dir, error);
-    if (!error) {
-      for (const std::string& dir :
-           {options_.state_dir, options_.state_dir + "/runs", run_dir}) {
-        struct stat st;
-        if (::stat(dir.c_str(), &st) == 0 && (st.st_mode & 0111) != 0111) {
-          ::chmod(dir.c_str(), (st.st_mode & 07777) | 0111);
-        }
-      }
-      if (::chown(output_dir.c_str(), as->uid, as->gid) != 0 ||
-          ::chmod(output_dir.c_str(), 0700) != 0) {
-        error = std::error_code(errno, std::generic_category());
-      }
+// --- Requests ---
+
+void Engine::Impl::Submit(SubmitRequest request, SubmitCallback done) {
+  std::shared_ptr<const Config> config;
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    config = config_snapshot_;
+  }
+  worker_.Post([this, request = std::move(request), done = std::move(done),
+                config = std::move(config)]() mutable {
+    if (request.plan_json.size() > kMaxPlanBytes) {
+      return done(absl::ResourceExhaustedError(
+          absl::StrCat(request.plan_path, ": plan is ", request.plan_json.size(),
+                       " bytes; the limit is ", kMaxPlanBytes)));
     }
-  } else {
-    ScopedFileIdentity as_owner(as);
-    if (!as_owner.status().ok()) return as_owner.status();
-    std::filesystem::create_directories(output_dir, error);
-  }
-  if (error) {
-    return absl::PermissionDeniedError(
-        absl::StrCat("cannot create output folder ", output_dir, ": ", error.message()));
-  }
-  return absl::OkStatus();
+    absl::StatusOr<Plan> plan = ParsePlan(request.plan_json, request.plan_path);
+    if (!plan.ok()) return done(plan.status());
+    if (absl::Status checked = CheckSubmission(&*plan, request.plan_path, *config,
+                                               options_.getenv, options_.capacity);
+        !checked.ok()) {
+      return done(checked);
+    }
+    Post(
+        [this, request = std::move(request), plan = std::move(*plan), done]() mutable {
+          DoSubmit(std::move(request), std::move(plan), std::move(done));
+        },
+        [done] { done(StoppingError()); });
+  });
 }
 
 void Engine::Impl::DoSubmit(SubmitRequest request, Plan plan, SubmitCallback done) {
-  // LLM steps: a provider for each (by type through the routing table
-  // unless the step names one), with a key — refused now, not at 3 a.m.
-  std::vector<std::string> problems;
-  std::set<std::string> checked;
-  for (std::size_t i = 0; i < plan.steps.size(); ++i) {
-    Step& step = plan.steps[i];
-    if (step.is_command()) continue;
-    absl::StatusOr<std::string> provider = RouteStep(options_.config, step);
-    if (!provider.ok()) {
-      problems.push_back(absl::StrCat(request.plan_path, ": steps[", i, "] (", step.id,
-                                      "): ", provider.status().message()));
-      continue;
-    }
-    step.provider = *provider;
-    if (!checked.insert(*provider).second) continue;
-    absl::StatusOr<std::string> key =
-        ProviderKey(options_.config.providers.at(*provider), options_.getenv);
-    if (!key.ok()) {
-      // The key must be in the daemon's environment, not only the shell's:
-      // say so, since an autostarted daemon keeps the environment it had.
-      problems.push_back(absl::StrCat(
-          request.plan_path, ": ", key.status().message(),
-          " (keys are read by aetherflowd: restart it from a shell that has "
-          "the key, or name a key file in its config)"));
-    }
-  }
-  if (!problems.empty()) {
-    done(absl::InvalidArgumentError(absl::StrJoin(problems, "\n")));
-    return;
-  }
   const uint32_t owner = request.owner.uid();
   if (options_.max_runs_per_user > 0) {
     int in_flight = 0;
     for (const auto& [id, active] : active_) {
-      if (active->run.owner().uid() == owner && !IsFinalProto(active->run.state())) {
-        ++in_flight;
-      }
+      if (active->run.owner().uid() == owner && !active->final()) ++in_flight;
     }
     if (in_flight >= options_.max_runs_per_user) {
       done(absl::ResourceExhaustedError(absl::StrCat(
@@ -1130,28 +557,20 @@ void Engine::Impl::DoSubmit(SubmitRequest request, Plan plan, SubmitCallback don
       return;
     }
   }
-  int64_t now = NowMs();
+  int64_t now = Now();
   std::string id;
   do {
     id = NewRunId();
   } while (active_.count(id) || store_->GetRun(id).ok());
-  std::string run_dir = RunDir(id);
-  std::error_code error;
-  std::filesystem::create_directories(run_dir + "/logs", error);
-  if (error) {
-    done(absl::InternalError(absl::StrCat("cannot create ", run_dir, ": ",
-                                          error.message())));
-    return;
-  }
+  if (absl::Status made = layout_.MakeRunDir(id); !made.ok()) return done(made);
   pb::RunSnapshot snapshot;
   pb::Run* run = snapshot.mutable_run();
   *run->mutable_owner() = request.owner;
   std::string output_dir =
-      request.output_dir.empty() ? run_dir + "/output" : request.output_dir;
-  if (absl::Status made = MakeOutputDir(*run, run_dir, output_dir); !made.ok()) {
-    std::filesystem::remove_all(run_dir, error);
-    done(made);
-    return;
+      request.output_dir.empty() ? layout_.DefaultOutputDir(id) : request.output_dir;
+  if (absl::Status made = layout_.MakeOutputDir(id, output_dir, ActAs(*run)); !made.ok()) {
+    layout_.RemoveRunDir(id);
+    return done(made);
   }
   run->set_id(id);
   run->set_task_id(plan.task_id);
@@ -1182,13 +601,13 @@ void Engine::Impl::DoSubmit(SubmitRequest request, Plan plan, SubmitCallback don
   source.plan_json = plan.source;
   source.env = WithoutSecrets(request.env);
   source.uid = owner;
-  auto active = Activate(snapshot, source);
+  absl::StatusOr<std::unique_ptr<ActiveRun>> active = Activate(snapshot, source);
   if (!active.ok()) {
-    done(active.status());
-    return;
+    layout_.RemoveRunDir(id);
+    return done(active.status());
   }
-  (*active)->env = request.env;  // secrets stay in memory only
   ActiveRun* raw = active->get();
+  raw->env = request.env;  // secrets stay in memory only
   pb::Event first;
   first.set_run_id(id);
   first.set_seq(1);
@@ -1197,61 +616,85 @@ void Engine::Impl::DoSubmit(SubmitRequest request, Plan plan, SubmitCallback don
   first.set_run_state(pb::RUN_QUEUED);
   first.set_message(absl::StrCat("submitted ", request.plan_path));
   raw->run.set_last_seq(1);
-  absl::Status status = store_->CreateRun(raw->run, source, raw->steps, {first});
-  if (!status.ok()) {
-    std::filesystem::remove_all(run_dir, error);
-    done(status);
-    return;
+  if (absl::Status stored = store_->CreateRun(raw->run, source, raw->steps, {first});
+      !stored.ok()) {
+    layout_.RemoveRunDir(id);
+    return done(stored);
   }
   active_[id] = std::move(*active);
-  fair_.Add(id);
+  Admit(raw);
   LogInfo(absl::StrCat("run ", id, " submitted: ", plan.steps.size(), " steps"));
   done(SubmitResult{id, plan.warnings});
-  if (raw->scheduler->done()) MaybeFinishRun(raw, now);
+  raw->MaybeFinish(now);  // an empty plan
 }
 
 void Engine::Impl::DoCancel(const std::string& run_id, SnapshotCallback done) {
   auto it = active_.find(run_id);
-  if (it == active_.end() || !it->second->scheduler ||
-      IsFinalProto(it->second->run.state())) {
+  if (it == active_.end() || !it->second->scheduler || it->second->final()) {
     absl::StatusOr<pb::RunSnapshot> snapshot = store_->GetRun(run_id);
-    if (!snapshot.ok()) {
-      done(snapshot.status());
-    } else {
-      done(absl::FailedPreconditionError(absl::StrCat(
-          "run ", run_id, " is not running (",
-          std::string(RunStateName(FromProto(snapshot->run().state()))),
-          ")")));
-    }
-    return;
+    if (!snapshot.ok()) return done(snapshot.status());
+    return done(absl::FailedPreconditionError(
+        absl::StrCat("run ", run_id, " is not running (",
+                     std::string(RunStateName(FromProto(snapshot->run().state()))), ")")));
   }
   ActiveRun* run = it->second.get();
-  int64_t now = NowMs();
+  int64_t now = Now();
   run->run.set_reason("cancelled by the user");
   Update update = run->scheduler->Cancel();
-  Apply(run, update, now);
-  MaybeFinishRun(run, now);
-  touched_runs_.insert(run_id);
+  run->Apply(update, now);
+  for (int index : update.to_kill) StopStep(run, index);
+  run->MaybeFinish(now);
+  journal_.Touch(run);
   LogInfo(absl::StrCat("run ", run_id, " cancelled"));
-  after_commit_.push_back([this, run_id, done] { done(store_->GetRun(run_id)); });
+  journal_.AfterCommit([this, run_id, done] { done(store_->GetRun(run_id)); });
+}
+
+void Engine::Impl::DoPause(const std::string& run_id, SnapshotCallback done) {
+  auto it = active_.find(run_id);
+  if (it == active_.end() || !it->second->scheduler || it->second->final()) {
+    absl::StatusOr<pb::RunSnapshot> snapshot = store_->GetRun(run_id);
+    if (!snapshot.ok()) return done(snapshot.status());
+    return done(absl::FailedPreconditionError(
+        absl::StrCat("run ", run_id, " has ended (",
+                     std::string(RunStateName(FromProto(snapshot->run().state()))),
+                     "); there is nothing to pause")));
+  }
+  ActiveRun* run = it->second.get();
+  if (run->state() != RunState::kPaused) {
+    run->scheduler->SetPaused(true);
+    run->SetRunState(RunState::kPaused, Now(), "paused by the user");
+    LogInfo(absl::StrCat("run ", run_id, " paused"));
+  }
+  journal_.AfterCommit([this, run_id, done] { done(store_->GetRun(run_id)); });
 }
 
 void Engine::Impl::DoResume(const std::string& run_id,
                             const std::map<std::string, std::string>& env,
                             SnapshotCallback done) {
+  int64_t now = Now();
   if (auto it = active_.find(run_id);
-      it != active_.end() && it->second->scheduler &&
-      !IsFinalProto(it->second->run.state())) {
-    done(absl::FailedPreconditionError(
-        absl::StrCat("run ", run_id, " is still running")));
+      it != active_.end() && it->second->scheduler && !it->second->final()) {
+    ActiveRun* run = it->second.get();
+    if (run->state() != RunState::kPaused) {
+      return done(absl::FailedPreconditionError(
+          absl::StrCat("run ", run_id, " is still running")));
+    }
+    // Un-pause: it goes on where it stood.
+    run->scheduler->SetPaused(false);
+    bool started = run->run.started_at_ms() != 0;
+    run->SetRunState(started ? RunState::kRunning : RunState::kQueued, now, "resumed");
+    for (const auto& [name, value] : OnlySecrets(env)) run->env[name] = value;
+    run->shared_env.reset();
+    run->MaybeFinish(now);
+    LogInfo(absl::StrCat("run ", run_id, " un-paused"));
+    journal_.AfterCommit([this, run_id, done] { done(store_->GetRun(run_id)); });
     return;
   }
   absl::StatusOr<pb::RunSnapshot> snapshot = store_->GetRun(run_id);
   if (!snapshot.ok()) return done(snapshot.status());
   if (snapshot->run().state() == pb::RUN_SUCCEEDED) {
-    done(absl::FailedPreconditionError(
+    return done(absl::FailedPreconditionError(
         absl::StrCat("run ", run_id, " already succeeded; nothing to resume")));
-    return;
   }
   absl::StatusOr<RunSource> source = store_->GetRunSource(run_id);
   if (!source.ok()) return done(source.status());
@@ -1259,8 +702,11 @@ void Engine::Impl::DoResume(const std::string& run_id,
   if (!activated.ok()) return done(activated.status());
   std::unique_ptr<ActiveRun> run = std::move(*activated);
   for (const auto& [name, value] : OnlySecrets(env)) run->env[name] = value;
-  int64_t now = NowMs();
-  active_.erase(run_id);
+  if (auto old = active_.find(run_id); old != active_.end()) {
+    Unadmit(old->second.get());
+    journal_.Forget(old->second.get());
+    active_.erase(old);
+  }
   ActiveRun* raw = run.get();
   active_[run_id] = std::move(run);
   for (int i = 0; i < static_cast<int>(raw->steps.size()); ++i) {
@@ -1270,20 +716,18 @@ void Engine::Impl::DoResume(const std::string& run_id,
       continue;
     }
     step.set_attempt(0);
-    step.set_exit_code(0);
     step.clear_exit_code();
     step.set_signal(0);
     step.set_started_at_ms(0);
     step.set_finished_at_ms(0);
     step.set_previous_attempts_ms(0);
-    SetStepState(raw, i, StepState::kPending, now, "resumed");
+    raw->SetStepState(i, StepState::kPending, now, "resumed");
   }
-  SetRunState(raw, pb::RUN_QUEUED, now, "resumed");
-  raw->started = false;
-  fair_.Add(run_id);
+  raw->SetRunState(RunState::kQueued, now, "resumed");
+  Admit(raw);
   LogInfo(absl::StrCat("run ", run_id, " resumed"));
-  MaybeFinishRun(raw, now);
-  after_commit_.push_back([this, run_id, done] { done(store_->GetRun(run_id)); });
+  raw->MaybeFinish(now);
+  journal_.AfterCommit([this, run_id, done] { done(store_->GetRun(run_id)); });
 }
 
 void Engine::Impl::DoDelete(std::vector<std::string> ids, int64_t finished_before_ms,
@@ -1292,38 +736,57 @@ void Engine::Impl::DoDelete(std::vector<std::string> ids, int64_t finished_befor
   if (ids.empty()) {
     absl::StatusOr<std::vector<std::string>> old =
         store_->FinishedBefore(finished_before_ms, owner);
-    if (!old.ok()) {
-      done({}, {std::string(old.status().message())});
-      return;
-    }
+    if (!old.ok()) return done({}, {std::string(old.status().message())});
     ids = std::move(*old);
   }
   for (const std::string& id : ids) {
     auto it = active_.find(id);
-    if (it != active_.end() && !IsFinalProto(it->second->run.state())) {
+    if (it != active_.end() && !it->second->final()) {
       errors.push_back(absl::StrCat("run ", id, " is still running; cancel it first"));
       continue;
     }
     if (it != active_.end()) {
-      fair_.Remove(id);
+      Unadmit(it->second.get());
+      journal_.Forget(it->second.get());
       active_.erase(it);
     }
-    absl::Status status = store_->DeleteRun(id);
-    if (!status.ok()) {
+    if (absl::Status status = store_->DeleteRun(id); !status.ok()) {
       errors.push_back(absl::StrCat("run ", id, ": ", status.message()));
       continue;
-    }
-    std::error_code error;
-    std::filesystem::remove_all(RunDir(id), error);
-    if (error) {
-      LogWarning(absl::StrCat("removing ", RunDir(id), ": ", error.message()));
     }
     deleted.push_back(id);
   }
   if (!deleted.empty()) {
     LogInfo(absl::StrCat("deleted ", deleted.size(), deleted.size() == 1 ? " run" : " runs"));
   }
-  done(std::move(deleted), std::move(errors));
+  // The rows are gone; the folders (maybe thousands of logs) go on the
+  // worker, and the caller hears once they have.
+  worker_.Post([this, deleted = std::move(deleted), errors = std::move(errors),
+                done = std::move(done)]() mutable {
+    for (const std::string& id : deleted) layout_.RemoveRunDir(id);
+    done(std::move(deleted), std::move(errors));
+  });
+}
+
+void Engine::Impl::SetConfig(Config config) {
+  // Steps in flight keep the provider they started with (their launch
+  // holds its config).
+  admission_.set_provider_slots(ProviderSlots(config));
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    config_snapshot_ = std::make_shared<const Config>(config);
+  }
+  options_.config = std::move(config);
+  LogInfo(absl::StrCat("configuration reloaded from ", options_.config.source));
+}
+
+void Engine::Impl::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  waiter_->Wakeup();
+  if (thread_.joinable()) thread_.join();
 }
 
 // --- Engine ---
@@ -1332,11 +795,30 @@ Engine::Engine(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 
 Engine::~Engine() { Stop(); }
 
-absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(
-    EngineOptions options, StateStore* store, EventHub* hub,
-    std::unique_ptr<ProcessRunner> runner) {
-  auto impl = std::make_unique<Impl>(std::move(options), store, hub,
-                                     std::move(runner));
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(EngineOptions options,
+                                                      StateStore* store, EventHub* hub,
+                                                      std::unique_ptr<ProcessRunner> runner) {
+  if (!options.clock) options.clock = SystemNowMs;
+  Executors executors;
+  auto command = std::make_unique<CommandExecutor>(std::move(runner), options.kill_grace_ms);
+  Waiter* waiter = command.get();
+  executors.waiter = waiter;
+  executors.llm = std::make_unique<LlmExecutor>([waiter] { waiter->Wakeup(); },
+                                                options.getenv, options.clock);
+  executors.command = std::move(command);
+  return Start(std::move(options), store, hub, std::move(executors));
+}
+
+absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(EngineOptions options,
+                                                      StateStore* store, EventHub* hub,
+                                                      Executors executors) {
+  if (!options.clock) options.clock = SystemNowMs;
+  if (options.max_parallel <= 0) {
+    // As ninja's default -j: steps often wait on I/O or a remote API.
+    options.max_parallel =
+        static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) + 2;
+  }
+  auto impl = std::make_unique<Impl>(std::move(options), store, hub, std::move(executors));
   AF_RETURN_IF_ERROR(impl->Recover());
   impl->StartThread();
   return std::unique_ptr<Engine>(new Engine(std::move(impl)));
@@ -1345,41 +827,30 @@ absl::StatusOr<std::unique_ptr<Engine>> Engine::Start(
 void Engine::Stop() { impl_->Stop(); }
 
 void Engine::Submit(SubmitRequest request, SubmitCallback done) {
-  // Validate on the caller's thread: a bad plan never reaches the engine.
-  if (request.plan_json.size() > kMaxPlanBytes) {
-    done(absl::ResourceExhaustedError(absl::StrCat(
-        request.plan_path, ": plan is ", request.plan_json.size(),
-        " bytes; the limit is ", kMaxPlanBytes)));
-    return;
-  }
-  absl::StatusOr<Plan> plan = ParsePlan(request.plan_json, request.plan_path);
-  if (!plan.ok()) return done(plan.status());
-  if (absl::Status watch = CheckWatchSpecs(*plan, request.plan_path); !watch.ok()) {
-    return done(watch);
-  }
   if (request.cwd.empty() || request.cwd[0] != '/') {
     return done(absl::InvalidArgumentError("cwd must be an absolute path"));
   }
   const uint32_t daemon_uid = impl_->daemon_uid();
-  if (daemon_uid != 0 && request.owner.uid() != daemon_uid &&
-      request.owner.uid() != 0) {
+  if (daemon_uid != 0 && request.owner.uid() != daemon_uid && request.owner.uid() != 0) {
     // Only a root daemon can run steps as someone else.
     return done(absl::PermissionDeniedError(absl::StrCat(
         "this aetherflowd runs as uid ", daemon_uid, " and cannot run steps as uid ",
         request.owner.uid(), "; use your own daemon or the system one")));
   }
-  impl_->Post(
-      [impl = impl_.get(), request = std::move(request),
-       plan = std::move(*plan), done]() mutable {
-        impl->DoSubmit(std::move(request), std::move(plan), std::move(done));
-      },
-      [done] { done(StoppingError()); });
+  impl_->Submit(std::move(request), std::move(done));
 }
 
 void Engine::Cancel(std::string run_ref, SnapshotCallback done) {
   absl::StatusOr<std::string> id = impl_->store()->ResolveRunId(run_ref);
   if (!id.ok()) return done(id.status());
   impl_->Post([impl = impl_.get(), id = *id, done] { impl->DoCancel(id, done); },
+              [done] { done(StoppingError()); });
+}
+
+void Engine::Pause(std::string run_ref, SnapshotCallback done) {
+  absl::StatusOr<std::string> id = impl_->store()->ResolveRunId(run_ref);
+  if (!id.ok()) return done(id.status());
+  impl_->Post([impl = impl_.get(), id = *id, done] { impl->DoPause(id, done); },
               [done] { done(StoppingError()); });
 }
 
@@ -1397,15 +868,18 @@ void Engine::Resume(std::string run_ref, std::map<std::string, std::string> env,
 void Engine::Delete(std::vector<std::string> ids, int64_t finished_before_ms,
                     std::optional<uint32_t> owner, DeleteCallback done) {
   impl_->Post(
-      [impl = impl_.get(), ids = std::move(ids), finished_before_ms, owner,
-       done]() mutable {
+      [impl = impl_.get(), ids = std::move(ids), finished_before_ms, owner, done]() mutable {
         impl->DoDelete(std::move(ids), finished_before_ms, owner, done);
       },
       [done] { done({}, {"aetherflowd is stopping"}); });
 }
 
-void Engine::Ping(std::function<void()> done) {
-  impl_->Post(std::move(done), [] {});
+void Engine::Ping(std::function<void()> done) { impl_->Post(std::move(done), [] {}); }
+
+void Engine::Sync(std::function<void()> done) {
+  impl_->Post([impl = impl_.get(), done = std::move(done)]() mutable {
+    impl->DoSync(std::move(done));
+  }, [] {});
 }
 
 void Engine::ReloadConfig(Config config) {
@@ -1416,13 +890,12 @@ void Engine::ReloadConfig(Config config) {
       [] {});
 }
 
-std::string Engine::LogPath(const std::string& run_id,
-                            const std::string& step_id) const {
-  return impl_->LogPath(run_id, step_id);
+std::string Engine::LogPath(const std::string& run_id, const std::string& step_id) const {
+  return impl_->layout().LogPath(run_id, step_id);
 }
 
 std::string Engine::RunDir(const std::string& run_id) const {
-  return impl_->RunDir(run_id);
+  return impl_->layout().RunDir(run_id);
 }
 
 }  // namespace aetherflow

@@ -1,7 +1,8 @@
-// The engine: owns the active runs, drives their schedulers, starts and
-// watches their processes, and commits every state change to the
-// StateStore before publishing it. One thread runs it all (like ninja's
-// build loop); RPC handlers post requests to it and get a callback.
+// The engine: one thread (like ninja's build loop) that asks Admission and
+// the runs' schedulers what starts, hands steps to executors, feeds what
+// they report back to the schedulers, and lets the Journal commit every
+// change before it is published. RPC handlers post requests to it and get
+// a callback.
 #ifndef AETHERFLOW_DAEMON_ENGINE_H_
 #define AETHERFLOW_DAEMON_ENGINE_H_
 
@@ -14,9 +15,11 @@
 
 #include "absl/status/statusor.h"
 #include "common/config.h"
+#include "daemon/capacity.h"
 #include "daemon/event_hub.h"
 #include "daemon/process_runner.h"
 #include "daemon/state_store.h"
+#include "daemon/step_executor.h"
 
 namespace aetherflow {
 
@@ -32,6 +35,18 @@ struct EngineOptions {
   Config config = BuiltinConfig();  // providers, routing
   // Where API keys come from (the daemon's environment); never stored.
   std::function<std::optional<std::string>(const std::string&)> getenv;
+  // What steps' `resources` share (SPEC §9).
+  Capacity capacity;
+  // Milliseconds since the epoch; tests pass a fake clock.
+  std::function<int64_t()> clock;
+};
+
+// What runs steps, for Engine::Start: the command executor (also the
+// Waiter the engine thread sleeps on) and the LLM one. Tests pass fakes.
+struct Executors {
+  std::unique_ptr<StepExecutor> command;
+  std::unique_ptr<StepExecutor> llm;
+  Waiter* waiter = nullptr;  // owned by one of the two
 };
 
 struct SubmitRequest {
@@ -63,6 +78,10 @@ class Engine {
   static absl::StatusOr<std::unique_ptr<Engine>> Start(
       EngineOptions options, StateStore* store, EventHub* hub,
       std::unique_ptr<ProcessRunner> runner);
+  // The same with given executors (tests).
+  static absl::StatusOr<std::unique_ptr<Engine>> Start(EngineOptions options,
+                                                       StateStore* store, EventHub* hub,
+                                                       Executors executors);
   ~Engine();  // Stop()s if needed.
 
   // Graceful stop: running steps are killed and recorded as interrupted,
@@ -74,8 +93,12 @@ class Engine {
   // are committed. Thread-safe.
   void Submit(SubmitRequest request, SubmitCallback done);
   void Cancel(std::string run_ref, SnapshotCallback done);
+  // On a paused run: it goes on. On a finished or interrupted one: runs
+  // again what did not complete (SPEC §3).
   void Resume(std::string run_ref, std::map<std::string, std::string> env,
               SnapshotCallback done);
+  // No new step of the run starts; running ones go on (SPEC §9).
+  void Pause(std::string run_ref, SnapshotCallback done);
 
   // Deletes finished runs (ids already resolved), or with `ids` empty the
   // runs finished before `finished_before_ms`: rows, logs and the run's
@@ -92,8 +115,12 @@ class Engine {
   // stopping. Thread-safe.
   void Ping(std::function<void()> done);
 
+  // Calls `done` on the engine thread once everything that happened before
+  // this call is committed and published (tests). Thread-safe.
+  void Sync(std::function<void()> done);
+
   // Replaces providers and routing for steps that start from now on
-  // (SIGHUP). Thread-safe.
+  // (SIGHUP); the capacity stays as the daemon started. Thread-safe.
   void ReloadConfig(Config config);
 
   // Where a step's log is. Thread-safe.

@@ -48,7 +48,7 @@ void RunScheduler::PromoteDueRetries(int64_t now_ms) const {
 }
 
 bool RunScheduler::HasWork(int64_t now_ms) const {
-  if (cancelled_) return false;
+  if (cancelled_ || paused_ || budget_exhausted_) return false;
   if (options_.max_parallel > 0 && running_ >= options_.max_parallel) {
     return false;
   }
@@ -56,10 +56,20 @@ bool RunScheduler::HasWork(int64_t now_ms) const {
   return !ready_.empty();
 }
 
+const std::set<int>& RunScheduler::Ready(int64_t now_ms) const {
+  static const std::set<int> kNone;
+  return HasWork(now_ms) ? ready_ : kNone;
+}
+
 std::optional<int> RunScheduler::FindWork(int64_t now_ms) {
   if (!HasWork(now_ms)) return std::nullopt;
   int step = *ready_.begin();
-  ready_.erase(ready_.begin());
+  Start(step, now_ms);
+  return step;
+}
+
+void RunScheduler::Start(int step, int64_t now_ms) {
+  ready_.erase(step);
   states_[step] = StepState::kRunning;
   ++attempts_[step];
   ++running_;
@@ -68,7 +78,6 @@ std::optional<int> RunScheduler::FindWork(int64_t now_ms) {
     deadline_ms_[step] = now_ms + *specs_[step].timeout_ms;
     deadlines_.insert({deadline_ms_[step], step});
   }
-  return step;
 }
 
 int64_t RunScheduler::Backoff(int retry) const {
@@ -83,6 +92,18 @@ Update RunScheduler::StepFinished(int step, AttemptResult result,
   if (states_[step] != StepState::kRunning) return update;
   --running_;
   if (specs_[step].timeout_ms) deadlines_.erase({deadline_ms_[step], step});
+  // What the scheduler itself stopped ends as it was stopped for.
+  Cause cause = Cause::kNone;
+  if (result != AttemptResult::kSucceeded) {
+    if (expired_reported_[step] || result == AttemptResult::kTimedOut) {
+      result = AttemptResult::kTimedOut;
+      cause = Cause::kTimedOut;
+    } else if (cancelled_) {
+      result = AttemptResult::kCancelled;
+      cause = Cause::kCancelled;
+    }
+  }
+  expired_reported_[step] = false;
 
   if (result == AttemptResult::kSucceeded) {
     states_[step] = StepState::kCompleted;
@@ -95,13 +116,14 @@ Update RunScheduler::StepFinished(int step, AttemptResult result,
     return update;
   }
 
-  bool retryable = result != AttemptResult::kCancelled && !cancelled_;
+  bool retryable =
+      result != AttemptResult::kCancelled && !cancelled_ && !budget_exhausted_;
   if (retryable && attempts_[step] <= specs_[step].retries) {
     states_[step] = StepState::kPending;
     int64_t retry_at = now_ms + Backoff(attempts_[step]);
     backoff_.insert({retry_at, step});
     update.transitions.push_back(
-        {step, StepState::kPending, attempts_[step], retry_at});
+        {step, StepState::kPending, attempts_[step], retry_at, cause});
     return update;
   }
 
@@ -109,7 +131,7 @@ Update RunScheduler::StepFinished(int step, AttemptResult result,
                                                       : StepState::kFailed;
   --unfinished_;
   if (states_[step] == StepState::kFailed) failed_ = true;
-  update.transitions.push_back({step, states_[step], attempts_[step]});
+  update.transitions.push_back({step, states_[step], attempts_[step], 0, cause});
   if (failed_ && options_.fail_fast && !cancelled_) {
     Update cancel = Cancel();
     update.transitions.insert(update.transitions.end(),
@@ -132,7 +154,7 @@ void RunScheduler::SkipDependents(int step, std::vector<Transition>* out) {
     states_[s] = StepState::kSkipped;
     --unfinished_;
     ready_.erase(s);
-    out->push_back({s, StepState::kSkipped, attempts_[s]});
+    out->push_back({s, StepState::kSkipped, attempts_[s], 0, Cause::kDependency});
     stack.insert(stack.end(), dependents_[s].begin(), dependents_[s].end());
   }
 }
@@ -147,10 +169,27 @@ Update RunScheduler::Cancel() {
     if (states_[i] == StepState::kPending) {
       states_[i] = StepState::kCancelled;
       --unfinished_;
-      update.transitions.push_back({i, StepState::kCancelled, attempts_[i]});
+      update.transitions.push_back(
+          {i, StepState::kCancelled, attempts_[i], 0, Cause::kCancelled});
     } else if (states_[i] == StepState::kRunning) {
       update.to_kill.push_back(i);
     }
+  }
+  return update;
+}
+
+Update RunScheduler::StopForBudget() {
+  Update update;
+  if (budget_exhausted_ || cancelled_) return update;
+  budget_exhausted_ = true;
+  ready_.clear();
+  backoff_.clear();
+  for (int i = 0; i < size(); ++i) {
+    if (states_[i] != StepState::kPending) continue;
+    states_[i] = StepState::kSkipped;
+    --unfinished_;
+    update.transitions.push_back(
+        {i, StepState::kSkipped, attempts_[i], 0, Cause::kBudgetExhausted});
   }
   return update;
 }
@@ -181,6 +220,8 @@ std::optional<int64_t> RunScheduler::NextWakeup() const {
 bool RunScheduler::done() const {
   if (running_ > 0) return false;
   if (unfinished_ == 0) return true;
+  // A paused run with steps left waits for the user.
+  if (paused_ && !cancelled_ && !budget_exhausted_) return false;
   // Steps may be left pending with nothing able to start them: their
   // dependencies ended without completing (only under cancel, since a
   // failure skips its dependents).
@@ -188,7 +229,7 @@ bool RunScheduler::done() const {
 }
 
 RunState RunScheduler::result() const {
-  if (failed_) return RunState::kFailed;
+  if (failed_ || budget_exhausted_) return RunState::kFailed;
   if (cancelled_) return RunState::kCancelled;
   return unfinished_ == 0 ? RunState::kSucceeded : RunState::kFailed;
 }
@@ -198,6 +239,13 @@ void FairShare::Add(const std::string& run) {
     // A newcomer is served next: it has waited least but owns nothing yet.
     order_.push_front(run);
   }
+}
+
+void FairShare::Served(const std::string& run) {
+  auto it = std::find(order_.begin(), order_.end(), run);
+  if (it == order_.end()) return;
+  order_.erase(it);
+  order_.push_back(run);
 }
 
 void FairShare::Remove(const std::string& run) {

@@ -35,12 +35,24 @@ struct RunOptions {
   int64_t retry_max_ms = 60'000;
 };
 
-// How one attempt of a step ended.
+// How one attempt of a step ended, as its executor saw it. The scheduler
+// knows which steps it asked to stop and why, so a step it stopped for its
+// timeout that then fails is a timeout, and one it stopped for a cancel is
+// cancelled: nobody re-labels its outcomes afterwards.
 enum class AttemptResult {
   kSucceeded,
   kFailed,     // non-zero exit, killed by a signal, or could not start
   kTimedOut,   // ran past its timeout (retried like a failure)
   kCancelled,  // killed because the run was cancelled (never retried)
+};
+
+// Why a transition happened, for the message the daemon shows.
+enum class Cause {
+  kNone,
+  kTimedOut,          // the attempt ran past its timeout
+  kDependency,        // skipped: a dependency did not complete
+  kCancelled,         // the run was cancelled
+  kBudgetExhausted,   // skipped: the run's budget would be exceeded
 };
 
 // A change of a step's state that the daemon must persist and publish.
@@ -49,6 +61,7 @@ struct Transition {
   StepState state = StepState::kPending;
   int attempt = 0;              // attempts started so far
   int64_t retry_at_ms = 0;      // for a retry: when the next attempt may start
+  Cause cause = Cause::kNone;
   bool operator==(const Transition&) const = default;
 };
 
@@ -67,13 +80,32 @@ class RunScheduler {
   void RestoreCompleted(int step);
 
   // Returns the next step that may start at `now_ms` — every dependency
-  // completed, not waiting out a retry back-off, under max_parallel — and
-  // marks it running (its attempt count goes up by one). Returns nullopt
-  // when nothing can start now. Ready steps start in plan order.
+  // completed, not waiting out a retry back-off, under max_parallel, the
+  // run not paused — and marks it running (its attempt count goes up by
+  // one). Returns nullopt when nothing can start now. Ready steps start in
+  // plan order.
   std::optional<int> FindWork(int64_t now_ms);
 
   // True when FindWork(now_ms) would return a step.
   bool HasWork(int64_t now_ms) const;
+
+  // The steps that may start at `now_ms`, in plan order (empty when
+  // HasWork is false). Admission picks among them and calls Start; the
+  // set is valid until the next call that changes the scheduler.
+  const std::set<int>& Ready(int64_t now_ms) const;
+  // Starts `step`, which must be in Ready(now_ms): as FindWork for it.
+  // Its timeout counts from `now_ms`.
+  void Start(int step, int64_t now_ms);
+
+  // Pause (SPEC §9): while paused nothing starts; running steps go on.
+  void SetPaused(bool paused) { paused_ = paused; }
+  bool paused() const { return paused_; }
+
+  // The budget would be exceeded: no step starts any more; the steps not
+  // started are skipped (Cause::kBudgetExhausted), running ones finish,
+  // and the run fails. Idempotent.
+  Update StopForBudget();
+  bool budget_exhausted() const { return budget_exhausted_; }
 
   // A running step's attempt ended. A failure with retries left puts the
   // step back to pending with a back-off (a Transition with retry_at_ms);
@@ -87,8 +119,13 @@ class RunScheduler {
   Update Cancel();
 
   // Running steps whose attempt has outlived its timeout at `now_ms`, each
-  // returned once. The daemon terminates them and reports kTimedOut.
+  // returned once. The daemon stops them; whatever they end with but
+  // success then counts as a timeout.
   std::vector<int> Expired(int64_t now_ms);
+  // True when `step` is running and was returned by Expired.
+  bool expired(int step) const {
+    return states_[step] == StepState::kRunning && expired_reported_[step];
+  }
 
   // The earliest time something becomes due without outside events: a retry
   // back-off ending or a running step's timeout. nullopt if none.
@@ -128,6 +165,8 @@ class RunScheduler {
   int unfinished_ = 0;  // steps not in a final state
   bool cancelled_ = false;
   bool failed_ = false;
+  bool paused_ = false;
+  bool budget_exhausted_ = false;
 };
 
 // Shares the daemon's slots fairly between runs: round-robin over the runs
@@ -142,6 +181,10 @@ class FairShare {
   template <typename HasWork>
   std::optional<std::string> Next(HasWork&& has_work);
   std::size_t size() const { return order_.size(); }
+  // The runs, the one to serve next first.
+  const std::deque<std::string>& order() const { return order_; }
+  // `run` was served: it goes to the back of the rotation.
+  void Served(const std::string& run);
 
  private:
   std::deque<std::string> order_;  // front is served next

@@ -449,6 +449,18 @@ class Service final : public pb::AetherFlow::CallbackService {
     return reactor;
   }
 
+  grpc::ServerUnaryReactor* PauseRun(grpc::CallbackServerContext* context,
+                                     const pb::PauseRunRequest* request,
+                                     pb::RunSnapshot* response) override {
+    absl::StatusOr<Caller> caller = resolver_.Resolve(*context);
+    if (!caller.ok()) return FinishNow(context, caller.status());
+    absl::StatusOr<std::string> id = Resolve(*caller, request->run_id());
+    if (!id.ok()) return FinishNow(context, id.status());
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    engine_->Pause(*id, Reply(reactor, response));
+    return reactor;
+  }
+
   grpc::ServerUnaryReactor* ResumeRun(grpc::CallbackServerContext* context,
                                       const pb::ResumeRunRequest* request,
                                       pb::RunSnapshot* response) override {

@@ -60,8 +60,8 @@ TEST_F(SchedulerTest, FailureSkipsDependentsWhileIndependentBranchesFinish) {
   EXPECT_EQ(StartAll(), std::vector<int>({1, 2}));
   Update update = Finish(1, AttemptResult::kFailed);
   std::vector<Transition> expected = {{1, StepState::kFailed, 1},
-                                      {3, StepState::kSkipped, 0},
-                                      {4, StepState::kSkipped, 0}};
+                                      {3, StepState::kSkipped, 0, 0, Cause::kDependency},
+                                      {4, StepState::kSkipped, 0, 0, Cause::kDependency}};
   EXPECT_EQ(update.transitions, expected);
   EXPECT_TRUE(update.to_kill.empty());
   EXPECT_FALSE(scheduler_->done()) << "step 2 still runs";

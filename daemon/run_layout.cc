@@ -1,0 +1,62 @@
+#include "daemon/run_layout.h"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <system_error>
+
+#include "absl/strings/str_cat.h"
+#include "daemon/log.h"
+
+namespace aetherflow {
+
+absl::Status RunLayout::MakeRunDir(const std::string& run_id) const {
+  std::error_code error;
+  std::filesystem::create_directories(RunDir(run_id) + "/logs", error);
+  if (error) {
+    return absl::InternalError(
+        absl::StrCat("cannot create ", RunDir(run_id), ": ", error.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status RunLayout::MakeOutputDir(const std::string& run_id,
+                                      const std::string& output_dir,
+                                      const std::optional<Credentials>& as) const {
+  const std::string run_dir = RunDir(run_id);
+  std::error_code error;
+  if (as.has_value() && output_dir.rfind(run_dir + "/", 0) == 0) {
+    std::filesystem::create_directories(output_dir, error);
+    if (!error) {
+      for (const std::string& dir : {state_dir_, state_dir_ + "/runs", run_dir}) {
+        struct stat st;
+        if (::stat(dir.c_str(), &st) == 0 && (st.st_mode & 0111) != 0111) {
+          ::chmod(dir.c_str(), (st.st_mode & 07777) | 0111);
+        }
+      }
+      if (::chown(output_dir.c_str(), as->uid, as->gid) != 0 ||
+          ::chmod(output_dir.c_str(), 0700) != 0) {
+        error = std::error_code(errno, std::generic_category());
+      }
+    }
+  } else {
+    ScopedFileIdentity as_owner(as);
+    if (!as_owner.status().ok()) return as_owner.status();
+    std::filesystem::create_directories(output_dir, error);
+  }
+  if (error) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("cannot create output folder ", output_dir, ": ", error.message()));
+  }
+  return absl::OkStatus();
+}
+
+void RunLayout::RemoveRunDir(const std::string& run_id) const {
+  std::error_code error;
+  std::filesystem::remove_all(RunDir(run_id), error);
+  if (error) LogWarning(absl::StrCat("removing ", RunDir(run_id), ": ", error.message()));
+}
+
+}  // namespace aetherflow

@@ -1,0 +1,46 @@
+// Where a run's files live in the state directory: runs/<id>/ with logs/
+// (one log per step) and, unless --output names another, output/.
+#ifndef AETHERFLOW_DAEMON_RUN_LAYOUT_H_
+#define AETHERFLOW_DAEMON_RUN_LAYOUT_H_
+
+#include <optional>
+#include <string>
+
+#include "absl/status/status.h"
+#include "daemon/identity.h"
+
+namespace aetherflow {
+
+class RunLayout {
+ public:
+  explicit RunLayout(std::string state_dir) : state_dir_(std::move(state_dir)) {}
+
+  std::string RunDir(const std::string& run_id) const {
+    return state_dir_ + "/runs/" + run_id;
+  }
+  std::string LogPath(const std::string& run_id, const std::string& step_id) const {
+    return RunDir(run_id) + "/logs/" + step_id + ".log";
+  }
+  std::string DefaultOutputDir(const std::string& run_id) const {
+    return RunDir(run_id) + "/output";
+  }
+
+  // Makes runs/<id>/logs. Internal error naming the folder.
+  absl::Status MakeRunDir(const std::string& run_id) const;
+  // The run's output folder. Steps that run as their submitter (`as`) must
+  // be able to write there: one the user named is made with their rights;
+  // the default one, inside the state directory, is made theirs, and the
+  // folders above it let them through (0711: they cannot list other runs).
+  absl::Status MakeOutputDir(const std::string& run_id, const std::string& output_dir,
+                             const std::optional<Credentials>& as) const;
+  // Removes the run's folder (not an --output folder elsewhere: the
+  // user's). Slow for big runs: call it off the engine thread.
+  void RemoveRunDir(const std::string& run_id) const;
+
+ private:
+  std::string state_dir_;
+};
+
+}  // namespace aetherflow
+
+#endif  // AETHERFLOW_DAEMON_RUN_LAYOUT_H_

@@ -1,0 +1,69 @@
+#include "daemon/submit_check.h"
+
+#include <set>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "common/llm.h"
+
+namespace aetherflow {
+
+absl::Status CheckSubmission(Plan* plan, const std::string& plan_path,
+                             const Config& config, const Getenv& getenv,
+                             const Capacity& capacity) {
+  std::vector<std::string> problems;
+  std::set<std::string> checked;
+  for (std::size_t i = 0; i < plan->steps.size(); ++i) {
+    Step& step = plan->steps[i];
+    const StepResources& r = step.resources;
+    std::string where = absl::StrCat(plan_path, ": steps[", i, "] (", step.id, "): ");
+    if (r.cpu && *r.cpu > capacity.cpu) {
+      problems.push_back(absl::StrCat(where, "resources.cpu: asks for ", *r.cpu,
+                                      " CPUs; this daemon has ", capacity.cpu));
+    }
+    if (r.mem_bytes && *r.mem_bytes > capacity.mem_bytes) {
+      problems.push_back(absl::StrCat(where, "resources.mem: asks for ", *r.mem_bytes,
+                                      " bytes; this daemon has ", capacity.mem_bytes));
+    }
+    if (r.gpu && *r.gpu > capacity.gpus()) {
+      problems.push_back(absl::StrCat(where, "resources.gpu: asks for ", *r.gpu,
+                                      *r.gpu == 1 ? " GPU" : " GPUs", "; this daemon has ",
+                                      capacity.gpus(), " (see aetherflowd --resources)"));
+    }
+    if (step.is_command()) continue;
+    absl::StatusOr<std::string> provider = RouteStep(config, step);
+    if (!provider.ok()) {
+      problems.push_back(absl::StrCat(where, provider.status().message()));
+      continue;
+    }
+    step.provider = *provider;
+    if (!checked.insert(*provider).second) continue;
+    absl::StatusOr<std::string> key = ProviderKey(config.providers.at(*provider), getenv);
+    if (!key.ok()) {
+      // The key must be in the daemon's environment, not only the shell's:
+      // say so, since an autostarted daemon keeps the environment it had.
+      problems.push_back(absl::StrCat(
+          plan_path, ": ", key.status().message(),
+          " (keys are read by aetherflowd: restart it from a shell that has "
+          "the key, or name a key file in its config)"));
+    }
+  }
+  if (problems.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
+}
+
+std::vector<std::string> OutputFiles(const Step& step, const std::string& output_dir) {
+  std::vector<std::string> files;
+  absl::StatusOr<PromptInputs> inputs = PromptInputsFromStep(step);
+  if (!inputs.ok()) return files;
+  for (const PromptFile& file : inputs->files) {
+    if (file.input_only) continue;
+    if (absl::StatusOr<std::string> path = SafeJoin(output_dir, file.path); path.ok()) {
+      files.push_back(*path);
+    }
+  }
+  return files;
+}
+
+}  // namespace aetherflow
