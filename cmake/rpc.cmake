@@ -12,6 +12,7 @@ add_library(aetherflow_daemon STATIC
   daemon/checkin_call.cc
   daemon/command_executor.cc
   daemon/engine.cc
+  daemon/engine_requests.cc
   daemon/identity.cc
   daemon/journal.cc
   daemon/listener.cc

@@ -3,13 +3,88 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "common/llm.h"
+#include "common/plan_parser.h"
+#include "common/status_macros.h"
 #include "daemon/proto_states.h"
+#include "daemon/submit_check.h"
 
 namespace aetherflow {
 
 namespace {
 constexpr char kInterrupted[] = "the daemon stopped while it ran";
 }  // namespace
+
+pb::RunSnapshot NewRunSnapshot(const Plan& plan, const std::string& id, int64_t now_ms) {
+  pb::RunSnapshot snapshot;
+  pb::Run* run = snapshot.mutable_run();
+  run->set_id(id);
+  run->set_task_id(plan.task_id);
+  run->set_description(plan.description);
+  run->set_state(pb::RUN_QUEUED);
+  run->set_created_at_ms(now_ms);
+  run->set_steps_total(static_cast<int>(plan.steps.size()));
+  run->set_batches(plan.batches);
+  run->set_max_parallel(plan.max_parallel.value_or(0));
+  run->set_fail_fast(plan.fail_fast);
+  for (std::size_t i = 0; i < plan.steps.size(); ++i) {
+    const Step& spec = plan.steps[i];
+    pb::Step* step = snapshot.add_steps();
+    step->set_id(spec.id);
+    step->set_type(spec.type);
+    step->set_provider(spec.is_command() ? "shell" : spec.provider);
+    step->set_description(spec.description);
+    step->set_state(pb::STEP_PENDING);
+    step->set_batch(plan.batch[i]);
+    step->set_max_attempts(spec.retries + 1);
+    for (const std::string& dep : spec.dependencies) step->add_dependencies(dep);
+  }
+  return snapshot;
+}
+
+absl::StatusOr<std::unique_ptr<ActiveRun>> ActiveRun::Load(
+    Journal* journal, const pb::RunSnapshot& snapshot, const RunSource& source,
+    const Config& config, RunOptions options) {
+  auto run = std::make_unique<ActiveRun>(journal);
+  AF_ASSIGN_OR_RETURN(run->plan, ParsePlan(source.plan_json, snapshot.run().plan_path()));
+  if (run->plan.steps.size() != static_cast<std::size_t>(snapshot.steps_size())) {
+    return absl::DataLossError("stored plan and steps disagree");
+  }
+  run->run = snapshot.run();
+  run->steps.assign(snapshot.steps().begin(), snapshot.steps().end());
+  run->env = source.env;
+  const std::size_t n = run->plan.steps.size();
+  std::vector<StepSpec> specs(n);
+  run->demands.resize(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    const Step& step = run->plan.steps[i];
+    specs[i].deps = run->plan.deps[i];
+    specs[i].retries = step.retries;
+    specs[i].timeout_ms = step.timeout_ms;
+    StepDemand& demand = run->demands[i];
+    demand.resources = step.resources;
+    if (!step.is_command()) {
+      demand.provider = run->steps[i].provider();
+      demand.files = OutputFiles(step, run->run.output_dir());
+      demand.est_tokens = step.estimated_tokens.value_or(0);
+      if (auto provider = config.providers.find(demand.provider);
+          provider != config.providers.end()) {
+        demand.est_cost = EstimateCost(demand.est_tokens, provider->second);
+      }
+    }
+    pb::StepResources* resources = run->steps[i].mutable_resources();
+    resources->set_cpu(step.resources.cpu.value_or(0));
+    resources->set_mem_bytes(step.resources.mem_bytes.value_or(0));
+    resources->set_gpu(step.resources.gpu.value_or(0));
+  }
+  options.max_parallel = run->plan.max_parallel.value_or(0);
+  options.fail_fast = run->plan.fail_fast;
+  run->scheduler = std::make_unique<RunScheduler>(std::move(specs), options);
+  run->keys.assign(n, 0);
+  run->processes.assign(n, {});
+  run->Recount();
+  return run;
+}
 
 pb::Event* ActiveRun::NewEvent(pb::EventKind kind, int64_t now_ms) {
   return journal->NewEvent(this, kind, now_ms);

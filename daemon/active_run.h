@@ -13,6 +13,8 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
+#include "common/config.h"
 #include "common/plan.h"
 #include "common/states.h"
 #include "daemon/admission.h"
@@ -22,8 +24,19 @@
 
 namespace aetherflow {
 
+// The records of a new run of `plan`: the run queued, every step pending.
+// The caller adds owner, folders, cwd and umask.
+pb::RunSnapshot NewRunSnapshot(const Plan& plan, const std::string& id, int64_t now_ms);
+
 struct ActiveRun {
-  ActiveRun(Journal* journal) : journal(journal) {}
+  explicit ActiveRun(Journal* journal) : journal(journal) {}
+
+  // The active form of a stored run: its plan parsed again, a scheduler
+  // (with the plan's cap and fail_fast on top of `options`), and what each
+  // step needs (provider, files, resources, estimates under `config`).
+  static absl::StatusOr<std::unique_ptr<ActiveRun>> Load(
+      Journal* journal, const pb::RunSnapshot& snapshot, const RunSource& source,
+      const Config& config, RunOptions options);
 
   Journal* journal;
   pb::Run run;
