@@ -564,4 +564,22 @@ absl::StatusOr<int64_t> StateStore::TEST_CountRows(const std::string& table) {
   return count;
 }
 
+absl::Status StateStore::TEST_LimitPages(int64_t pages) {
+  // SQLite answers SQLITE_FULL once the file would grow past the limit: a
+  // full disk, as far as a commit can tell.
+  return writer_->Exec(absl::StrCat("PRAGMA max_page_count = ", pages).c_str());
+}
+
+absl::StatusOr<int64_t> StateStore::TEST_PageCount() {
+  std::lock_guard<std::mutex> lock(reader_->mu());
+  sqlite3_stmt* stmt = nullptr;
+  if (sqlite3_prepare_v2(reader_->raw(), "PRAGMA page_count", -1, &stmt, nullptr) !=
+      SQLITE_OK) {
+    return reader_->StepError();
+  }
+  int64_t count = sqlite3_step(stmt) == SQLITE_ROW ? sqlite3_column_int64(stmt, 0) : -1;
+  sqlite3_finalize(stmt);
+  return count;
+}
+
 }  // namespace aetherflow

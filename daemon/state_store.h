@@ -103,6 +103,10 @@ class StateStore {
 
   // Test hook: how many rows each table holds.
   absl::StatusOr<int64_t> TEST_CountRows(const std::string& table);
+  // Test hooks: the database may not grow past `pages` pages (commits then
+  // fail as on a full disk; a large number lifts it), and its size now.
+  absl::Status TEST_LimitPages(int64_t pages);
+  absl::StatusOr<int64_t> TEST_PageCount();
 
  private:
   class Db;
