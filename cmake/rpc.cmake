@@ -7,6 +7,7 @@ add_subdirectory(proto)
 
 add_library(aetherflow_daemon STATIC
   daemon/caller.cc
+  daemon/capacity.cc
   daemon/checkin_call.cc
   daemon/engine.cc
   daemon/identity.cc
