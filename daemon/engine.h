@@ -14,6 +14,7 @@
 
 #include "absl/status/statusor.h"
 #include "common/config.h"
+#include "daemon/capacity.h"
 #include "daemon/event_hub.h"
 #include "daemon/process_runner.h"
 #include "daemon/state_store.h"
@@ -30,6 +31,9 @@ struct EngineOptions {
   // Runs queued or running per owner; more are refused (RESOURCE_EXHAUSTED).
   int max_runs_per_user = 100;
   Config config = BuiltinConfig();  // providers, routing
+  // What steps' `resources` draw from (SPEC §9): --resources, else the
+  // config's [resources], else the machine's (ResolveCapacity).
+  Capacity capacity;
   // Where API keys come from (the daemon's environment); never stored.
   std::function<std::optional<std::string>(const std::string&)> getenv;
 };
