@@ -12,6 +12,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -721,15 +722,27 @@ class PlanChecker {
   // Compiled once here, so that the client's dry run refuses exactly what
   // the daemon refuses and no check-in ever meets a bad pattern.
   void CheckWatch(const Json& v, const std::string& step_path, Step& step) {
-    absl::StatusOr<WatchSpec> spec = WatchSpecFromJson(v);
-    if (spec.ok()) {
-      if (!v.is_null()) {
-        step.watch = std::make_shared<const WatchSpec>(*std::move(spec));
+    if (v.is_null()) return;
+    // Generated plans repeat one watch on thousands of steps: each distinct
+    // one is compiled once, and the steps share it.
+    auto [cached, inserted] = watch_cache_.try_emplace(
+        v.dump(-1, ' ', false, Json::error_handler_t::replace));
+    if (inserted) {
+      absl::StatusOr<WatchSpec> spec = WatchSpecFromJson(v);
+      if (spec.ok()) {
+        cached->second = std::make_shared<const WatchSpec>(*std::move(spec));
+      } else {
+        cached->second = spec.status();
       }
+    }
+    if (const auto* spec =
+            std::get_if<std::shared_ptr<const WatchSpec>>(&cached->second)) {
+      step.watch = *spec;
       return;
     }
     // "watch.progress: invalid regex ..." -> at steps[i].watch.progress.
-    const std::string message(spec.status().message());
+    const std::string message(
+        std::get<absl::Status>(cached->second).message());
     std::string where = absl::StrCat(step_path, ".watch");
     std::string what = message;
     const size_t colon = message.find(": ");
@@ -973,6 +986,10 @@ class PlanChecker {
   const Json* steps_json_ = nullptr;  // the "steps" array, once checked
   std::vector<int> order_;  // topological order, from OrderAndFindCycles
   std::optional<Locator> locator_;
+  // Each distinct `watch` (by its JSON text): compiled, or why not.
+  std::unordered_map<std::string,
+                     std::variant<std::shared_ptr<const WatchSpec>, absl::Status>>
+      watch_cache_;
 };
 
 }  // namespace

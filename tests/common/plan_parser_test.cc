@@ -740,6 +740,24 @@ TEST(PlanParserWatchTest, PatternsAreCompiledOnce) {
   EXPECT_EQ(copy.steps[0].watch.get(), plan.steps[0].watch.get());
 }
 
+TEST(PlanParserWatchTest, RepeatedWatchIsCompiledOnceAndReportedEachTime) {
+  std::string text = R"({"steps": [)";
+  for (int i = 0; i < 3; ++i) {
+    absl::StrAppend(&text, i ? "," : "", R"({"id": "s)", i,
+                    R"(", "run": "true", "watch": {"error": "boom"}})");
+  }
+  Plan plan = MustParse(text + "]}");
+  ASSERT_NE(plan.steps[0].watch, nullptr);
+  EXPECT_EQ(plan.steps[1].watch.get(), plan.steps[0].watch.get());
+  EXPECT_EQ(plan.steps[2].watch.get(), plan.steps[0].watch.get());
+  std::vector<std::string> errors = Errors(R"j({"steps": [
+    {"id": "a", "run": "true", "watch": {"error": "("}},
+    {"id": "b", "run": "true", "watch": {"error": "("}}]})j");
+  ASSERT_EQ(errors.size(), 2u) << absl::StrJoin(errors, "\n");
+  EXPECT_NE(errors[0].find("steps[0].watch.error: invalid regex"), std::string::npos);
+  EXPECT_NE(errors[1].find("steps[1].watch.error: invalid regex"), std::string::npos);
+}
+
 // What the daemon refused after parsing (a bad regex, a metric without a
 // goal) is a parse problem with its position, so the client's dry run
 // refuses it too.
