@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -107,6 +108,33 @@ std::string DescribeCapacity(const Capacity& capacity) {
     absl::StrAppend(&out, " (", absl::StrJoin(capacity.gpu_ids, ","), ")");
   }
   return out;
+}
+
+absl::Status CheckPlanFits(const Plan& plan, const Capacity& capacity,
+                           const std::string& path) {
+  std::vector<std::string> problems;
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    const StepResources& r = plan.steps[i].resources;
+    auto refuse = [&](const std::string& asked, const std::string& has) {
+      // Ids are safe names (ParsePlan), so the line stays one line.
+      problems.push_back(absl::StrCat(path, ": steps[", i, "] \"",
+                                      plan.steps[i].id, "\": asks for ", asked,
+                                      ", more than this daemon has (", has,
+                                      ")"));
+    };
+    if (r.cpu && *r.cpu > capacity.cpu) {
+      refuse(absl::StrCat("cpu=", *r.cpu), absl::StrCat("cpu=", capacity.cpu));
+    }
+    if (r.mem_bytes && *r.mem_bytes > capacity.mem_bytes) {
+      refuse(absl::StrCat("mem=", FormatByteSize(*r.mem_bytes)),
+             absl::StrCat("mem=", FormatByteSize(capacity.mem_bytes)));
+    }
+    if (r.gpu && *r.gpu > capacity.gpus()) {
+      refuse(absl::StrCat("gpu=", *r.gpu), absl::StrCat("gpu=", capacity.gpus()));
+    }
+  }
+  if (problems.empty()) return absl::OkStatus();
+  return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));
 }
 
 }  // namespace aetherflow

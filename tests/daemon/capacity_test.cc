@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "common/plan_parser.h"
 #include "gtest/gtest.h"
 
 namespace aetherflow {
@@ -118,6 +119,33 @@ TEST(ResolveCapacityTest, Describe) {
   c.mem_bytes = int64_t{16318480} * 1024;
   c.gpu_ids.clear();
   EXPECT_EQ(DescribeCapacity(c), "cpu=1.5, mem=15.6G, gpu=0");
+}
+
+TEST(CheckPlanFitsTest, NamesEveryStepAndResourceThatCanNeverFit) {
+  Capacity c;
+  c.cpu = 4;
+  c.mem_bytes = int64_t{8} << 30;
+  c.gpu_ids = {0, 1};
+  absl::StatusOr<Plan> plan = ParsePlan(R"({"steps": [
+    {"id": "fits", "run": "true", "resources": {"cpu": 4, "mem": "8G", "gpu": 2}},
+    {"id": "plain", "run": "true"},
+    {"id": "big", "run": "true", "resources": {"cpu": 4.5, "mem": "9G"}},
+    {"id": "gpus", "run": "true", "resources": {"gpu": 3}}]})",
+                                        "plan.json");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  absl::Status fits = CheckPlanFits(*plan, c, "plan.json");
+  EXPECT_EQ(fits.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(fits.message(),
+            "plan.json: steps[2] \"big\": asks for cpu=4.5, more than this daemon "
+            "has (cpu=4)\n"
+            "plan.json: steps[2] \"big\": asks for mem=9G, more than this daemon "
+            "has (mem=8G)\n"
+            "plan.json: steps[3] \"gpus\": asks for gpu=3, more than this daemon "
+            "has (gpu=2)");
+  c.cpu = 8;
+  c.mem_bytes = int64_t{16} << 30;
+  c.gpu_ids = {0, 1, 2};
+  EXPECT_TRUE(CheckPlanFits(*plan, c, "plan.json").ok());
 }
 
 }  // namespace
