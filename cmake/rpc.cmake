@@ -9,6 +9,7 @@ add_library(aetherflow_daemon STATIC
   daemon/active_run.cc
   daemon/admission.cc
   daemon/caller.cc
+  daemon/capacity.cc
   daemon/checkin_call.cc
   daemon/command_executor.cc
   daemon/engine.cc

@@ -23,7 +23,10 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
+#include "common/byte_size.h"
 #include "common/checkin.h"
 #include "common/duration.h"
 
@@ -195,6 +198,7 @@ class ConfigReader {
     const toml::node* providers = nullptr;
     const toml::node* routing = nullptr;
     const toml::node* checkin = nullptr;
+    const toml::node* resources = nullptr;
     for (auto&& [key, node] : root) {
       const std::string_view k = key.str();
       if (k == "daemon") {
@@ -205,9 +209,12 @@ class ConfigReader {
         routing = &node;
       } else if (k == "checkin") {
         checkin = &node;
+      } else if (k == "resources") {
+        resources = &node;
       } else {
         Add(key.source(), KeyText(k),
-            UnknownKey(k, {"daemon", "providers", "routing", "checkin"}));
+            UnknownKey(k, {"daemon", "providers", "routing", "checkin",
+                           "resources"}));
       }
     }
     if (daemon != nullptr) ReadDaemon(*daemon, config);
@@ -215,6 +222,7 @@ class ConfigReader {
     if (providers != nullptr) ReadProviders(*providers, config);
     if (routing != nullptr) ReadRouting(*routing, config);
     if (checkin != nullptr) ReadCheckin(*checkin, config);
+    if (resources != nullptr) ReadResources(*resources, config);
     if (!problems_.empty()) return Failure();
     return config;
   }
@@ -529,6 +537,60 @@ class ConfigReader {
     }
   }
 
+  // [resources] cpu = 16, mem = "64G", gpu = 2 (SPEC §9).
+  void ReadResources(const toml::node& node, Config& config) {
+    const toml::table* table = Table(node, "resources");
+    if (table == nullptr) return;
+    ResourceCapacity& r = config.resources;
+    for (auto&& [key, value] : *table) {
+      const std::string_view k = key.str();
+      const std::string path = absl::StrCat("resources.", KeyText(k));
+      if (k == "cpu") {
+        constexpr std::string_view kExpected = "a number of CPUs > 0";
+        std::optional<double> cpu;
+        if (const auto* i = value.as_integer()) {
+          cpu = static_cast<double>(i->get());
+        } else if (const auto* f = value.as_floating_point()) {
+          cpu = f->get();
+        } else {
+          WrongType(value, path, kExpected);
+          continue;
+        }
+        if (!std::isfinite(*cpu) || *cpu <= 0 || *cpu > kMaxCpus) {
+          Add(value.source(), path,
+              absl::StrCat("expected ", AbslView(kExpected), " (at most ",
+                           kMaxCpus, ")"));
+          continue;
+        }
+        r.cpu = cpu;
+      } else if (k == "mem") {
+        if (const auto* s = value.as_string()) {
+          absl::StatusOr<int64_t> bytes = ParseByteSize(s->get());
+          if (bytes.ok()) {
+            r.mem_bytes = *bytes;
+          } else {
+            Add(value.source(), path, std::string(bytes.status().message()));
+          }
+        } else if (value.as_integer() != nullptr) {
+          if (auto n = Integer(value, path, 1, kMaxByteSize,
+                               "a number of bytes > 0")) {
+            r.mem_bytes = *n;
+          }
+        } else {
+          WrongType(value, path, "a size such as \"64G\" or a number of bytes");
+        }
+      } else if (k == "gpu") {
+        if (auto n = Integer(value, path, 0, kMaxGpus,
+                             absl::StrCat("a whole number of GPUs >= 0 (at most ",
+                                          kMaxGpus, ")"))) {
+          r.gpu = static_cast<int>(*n);
+        }
+      } else {
+        Add(key.source(), path, UnknownKey(k, {"cpu", "mem", "gpu"}));
+      }
+    }
+  }
+
   // A relative api_key_file is taken relative to the config file's folder,
   // so that a key can sit next to the config whatever the daemon's cwd.
   std::string ResolvePath(const std::string& file) const {
@@ -555,6 +617,60 @@ bool IsHeaderSafe(std::string_view key) {
 }
 
 }  // namespace
+
+absl::StatusOr<ResourceCapacity> ParseResourceSpec(std::string_view spec) {
+  constexpr std::string_view kForm =
+      "expected KEY=VALUE entries such as cpu=16,mem=64G,gpu=2";
+  if (absl::StripAsciiWhitespace(AbslView(spec)).empty()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("empty resources: ", AbslView(kForm)));
+  }
+  ResourceCapacity r;
+  for (absl::string_view raw : absl::StrSplit(AbslView(spec), ',')) {
+    const std::string part = TrimCopy(std::string_view(raw.data(), raw.size()));
+    const std::string shown = Printable(part);
+    const size_t eq = part.find('=');
+    if (eq == std::string::npos) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          part.empty() ? "empty entry" : absl::StrCat("\"", shown, "\""), ": ",
+          AbslView(kForm)));
+    }
+    const std::string key = TrimCopy(std::string_view(part).substr(0, eq));
+    const std::string value = TrimCopy(std::string_view(part).substr(eq + 1));
+    auto bad = [&](std::string_view why) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("\"", shown, "\": ", AbslView(why)));
+    };
+    const bool seen = (key == "cpu" && r.cpu) ||
+                      (key == "mem" && r.mem_bytes) || (key == "gpu" && r.gpu);
+    if (seen) return bad(absl::StrCat(key, " given twice"));
+    if (key == "cpu") {
+      double cpu = 0;
+      if (!absl::SimpleAtod(value, &cpu) || !std::isfinite(cpu) || cpu <= 0 ||
+          cpu > kMaxCpus) {
+        return bad(absl::StrCat("expected a number of CPUs > 0 (at most ",
+                                kMaxCpus, ")"));
+      }
+      r.cpu = cpu;
+    } else if (key == "mem") {
+      absl::StatusOr<int64_t> bytes = ParseByteSize(value);
+      if (!bytes.ok()) return bad(std::string(bytes.status().message()));
+      r.mem_bytes = *bytes;
+    } else if (key == "gpu") {
+      int gpu = 0;
+      if (!absl::SimpleAtoi(value, &gpu) || gpu < 0 || gpu > kMaxGpus ||
+          value.find_first_not_of("0123456789") != std::string::npos) {
+        return bad(absl::StrCat("expected a whole number of GPUs >= 0 (at most ",
+                                kMaxGpus, ")"));
+      }
+      r.gpu = gpu;
+    } else {
+      return bad(absl::StrCat("unknown resource \"", Printable(key),
+                              "\" (cpu, mem, gpu)"));
+    }
+  }
+  return r;
+}
 
 Config BuiltinConfig() {
   Config config;

@@ -49,6 +49,8 @@ struct ResourceCapacity {
 
 // Parses "cpu=16,mem=64G,gpu=2" (any subset, any order; mem takes K/M/G/T
 // suffixes, powers of 1024, or bytes). InvalidArgument naming the bad part.
+// Spaces around entries are allowed; each key at most once; cpu > 0,
+// mem > 0, gpu >= 0 (gpu=0: no GPUs, whatever the machine has).
 absl::StatusOr<ResourceCapacity> ParseResourceSpec(std::string_view spec);
 
 struct Config {
@@ -80,6 +82,9 @@ Config BuiltinConfig();
 //   [routing]         TYPE = "provider" (a built-in or configured provider)
 //   [checkin]         schedule = ["30s", "90s", "300s"] or "30s,90s,300s"
 //                     (numbers are seconds)
+//   [resources]       cpu (number > 0), mem ("64G" as ParseByteSize reads
+//                     it, or an integer number of bytes > 0), gpu (integer
+//                     >= 0): the daemon's capacity for steps' `resources`
 //
 // NAME matches [a-z0-9_-]+. A provider that is not built in needs base_url
 // and model; its api_key_env defaults to NAME in upper case with '-' -> '_'

@@ -94,33 +94,20 @@ std::string Fenced(std::string_view text) {
   return out;
 }
 
-// Appends the strings of ctx[key] (an array of paths, or one path) to
-// `out`, skipping those in `seen`.
-absl::Status ReadPaths(const Json& ctx, const std::string& key,
-                       const std::string& step_id, bool input_only,
-                       std::vector<std::string>& seen,
-                       std::vector<PromptFile>& out) {
-  auto it = ctx.find(key);
-  if (it == ctx.end() || it->is_null()) return absl::OkStatus();
-  std::vector<const Json*> entries;
-  if (it->is_string()) {
-    entries.push_back(&*it);
-  } else if (it->is_array()) {
-    for (const Json& entry : *it) entries.push_back(&entry);
-  } else {
-    return absl::InvalidArgumentError(
-        absl::StrCat("step \"", step_id, "\": context.", key,
-                     ": expected an array of paths"));
-  }
-  for (size_t i = 0; i < entries.size(); ++i) {
-    const Json& entry = *entries[i];
-    if (!entry.is_string() || entry.get_ref<const std::string&>().empty() ||
-        entry.get_ref<const std::string&>().find('\0') != std::string::npos) {
+// Appends `paths` (context.`key` of step `step_id`) to `out`, skipping
+// those in `seen`. ParsePlan has checked them; a Step built in code may
+// still hold an empty path or a NUL.
+absl::Status AddPaths(const std::vector<std::string>& paths,
+                      const std::string& key, const std::string& step_id,
+                      bool input_only, std::vector<std::string>& seen,
+                      std::vector<PromptFile>& out) {
+  for (size_t i = 0; i < paths.size(); ++i) {
+    const std::string& path = paths[i];
+    if (path.empty() || path.find('\0') != std::string::npos) {
       return absl::InvalidArgumentError(
           absl::StrCat("step \"", step_id, "\": context.", key, "[", i,
                        "]: expected a non-empty path"));
     }
-    const std::string& path = entry.get_ref<const std::string&>();
     if (std::find(seen.begin(), seen.end(), path) != seen.end()) continue;
     seen.push_back(path);
     out.push_back({path, "", input_only});
@@ -394,33 +381,16 @@ absl::StatusOr<PromptInputs> PromptInputsFromStep(const Step& step) {
   in.description = step.description;
   in.validation_criteria = step.validation_criteria;
   in.explicit_prompt = step.prompt;
-  if (step.raw_json.empty()) return in;
-  try {
-    const Json j = Json::parse(step.raw_json, nullptr, false);
-    if (j.is_discarded() || !j.is_object()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "step \"", step.id, "\": raw_json is not a JSON object"));
-    }
-    auto ctx = j.find("context");
-    if (ctx == j.end() || !ctx->is_object()) return in;  // free-form
-    if (auto lang = ctx->find("language"); lang != ctx->end()) {
-      if (lang->is_string()) {
-        in.language = lang->get<std::string>();
-      } else if (!lang->is_null()) {
-        in.language = JsonText(*lang);
-      }
-    }
-    std::vector<std::string> seen;
-    absl::Status s = ReadPaths(*ctx, "files", step.id, false, seen, in.files);
-    if (s.ok()) {
-      s = ReadPaths(*ctx, "input_files", step.id, true, seen, in.files);
-    }
-    if (!s.ok()) return s;
-    return in;
-  } catch (const std::exception& e) {
-    return absl::InternalError(
-        absl::StrCat("step \"", step.id, "\": ", e.what()));
+  in.language = step.context.language;
+  std::vector<std::string> seen;
+  absl::Status s =
+      AddPaths(step.context.files, "files", step.id, false, seen, in.files);
+  if (s.ok()) {
+    s = AddPaths(step.context.input_files, "input_files", step.id, true, seen,
+                 in.files);
   }
+  if (!s.ok()) return s;
+  return in;
 }
 
 std::string BuildPrompt(const PromptInputs& in) {

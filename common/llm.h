@@ -45,13 +45,11 @@ struct PromptInputs {
   std::string explicit_prompt;  // `prompt`: replaces the built prompt
 };
 
-// Description, criteria, explicit prompt and, from step.raw_json (when set),
-// context.language (a non-string value is used as its JSON text),
-// context.files and context.input_files (each an array of paths or a single
-// path; contents left empty for the caller to read). Duplicates are dropped;
-// a path in both lists is a file to write. InvalidArgumentError when
-// raw_json is not a JSON object or a file list holds a non-string, an empty
-// string or a NUL character.
+// Description, criteria, explicit prompt and, from step.context (typed by
+// ParsePlan), the language, files and input_files (contents left empty for
+// the caller to read). Duplicates are dropped; a path in both lists is a
+// file to write. InvalidArgumentError when a file list holds an empty path
+// or a NUL character (possible only in a Step built in code).
 absl::StatusOr<PromptInputs> PromptInputsFromStep(const Step& step);
 
 // The user message: explicit_prompt verbatim when non-empty; otherwise, in

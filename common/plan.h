@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -25,6 +26,10 @@ inline constexpr int64_t kMaxTimeoutMs = int64_t{365} * 24 * 60 * 60 * 1000;
 // and low enough that sums over every step and attempt of a run fit in an
 // int64_t (10^5 steps x 10^12 = 10^17).
 inline constexpr int64_t kMaxTokens = 1'000'000'000'000;
+// Bounds on `resources` and on the daemon's capacity, far above any
+// machine (memory: kMaxByteSize in common/byte_size.h).
+inline constexpr int kMaxCpus = 1'000'000;
+inline constexpr int kMaxGpus = 1024;
 
 // `steps[].resources` (SPEC §9): what a step needs while it runs; a step
 // counts only against what it names.
@@ -33,6 +38,26 @@ struct StepResources {
   std::optional<int64_t> mem_bytes; // "8G", "512M" or bytes, > 0
   std::optional<int> gpu;           // whole GPUs, >= 1
   bool empty() const { return !cpu && !mem_bytes && !gpu; }
+};
+
+struct WatchSpec;  // common/log_analysis.h
+
+// `steps[].context`: free-form (the original tool's users keep their own
+// keys there: those stay in raw_json, never warned about); the keys the
+// daemon reads get types here, and a wrong type for one of them is a parse
+// problem.
+struct StepContext {
+  // `language`: a string; any other non-null value is kept as its JSON
+  // text (the original tool put it in the prompt as written).
+  std::string language;
+  // `files`: what an LLM step writes; `input_files`: what it reads. Each
+  // written as one path or an array of paths, each non-empty and without
+  // NUL; kept in the order written, repeats included.
+  std::vector<std::string> files;
+  std::vector<std::string> input_files;
+  // `provider` when a string (another type is the user's own data, kept
+  // and ignored); may be empty (see Step::provider).
+  std::string provider;
 };
 
 struct Step {
@@ -55,6 +80,10 @@ struct Step {
   std::vector<std::string> validation_criteria;
   std::string prompt;
   StepResources resources;                      // `resources`
+  StepContext context;                          // `context`
+  // `watch`, validated and compiled once by ParsePlan (WatchSpecFromJson);
+  // null when the step has no `watch`. Shared: copies of a Plan are cheap.
+  std::shared_ptr<const WatchSpec> watch;
   // The step's JSON object exactly as written, every field kept (the
   // original tool's users put many keys of their own there).
   std::string raw_json;

@@ -5,12 +5,14 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <variant>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -18,7 +20,9 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/byte_size.h"
 #include "common/duration.h"
+#include "common/log_analysis.h"
 
 namespace aetherflow {
 namespace {
@@ -513,7 +517,6 @@ class PlanChecker {
     };
     bool has_id = false;
     bool has_provider = false;
-    std::string context_provider;
     for (auto it = s.begin(); it != s.end(); ++it) {
       const std::string& key = it.key();
       const Json& v = it.value();
@@ -565,15 +568,11 @@ class PlanChecker {
           AddProblem(at(key), "expected a number");
         }
       } else if (key == "context") {
-        // Free-form; only a string `context.provider` means something here.
-        if (v.is_object()) {
-          auto cp = v.find("provider");
-          if (cp != v.end() && cp->is_string()) {
-            context_provider = cp->get<std::string>();
-          }
-        }
+        CheckContext(v, at(key), step.context);
       } else if (key == "watch") {
-        if (!v.is_object()) AddProblem(at(key), "expected an object");
+        CheckWatch(v, p, step);
+      } else if (key == "resources") {
+        CheckResources(v, at(key), step.resources);
       } else if (key == "tty") {
         if (!v.is_boolean()) AddProblem(at(key), "expected true or false");
       } else {
@@ -588,7 +587,7 @@ class PlanChecker {
       }
       step.provider = "shell";
     } else if (!has_provider) {
-      step.provider = std::move(context_provider);
+      step.provider = step.context.provider;
     }
     // Every field kept, for the runner and for the user's own keys.
     step.raw_json = s.dump(-1, ' ', false, Json::error_handler_t::replace);
@@ -653,6 +652,169 @@ class PlanChecker {
       }
     }
     if (ok) step.argv = v.get<std::vector<std::string>>();
+  }
+
+  // `context` is free-form: only the keys the daemon reads are checked, and
+  // other keys are neither typed nor warned about (they stay in raw_json).
+  void CheckContext(const Json& v, const std::string& path, StepContext& ctx) {
+    if (v.is_null()) return;
+    if (!v.is_object()) {
+      AddProblem(path, "expected an object");
+      return;
+    }
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      const std::string& key = it.key();
+      const Json& value = it.value();
+      const std::string where = absl::StrCat(path, ".", key);
+      if (key == "language") {
+        // As the original tool did, any value goes into the prompt as
+        // written: a non-string one as its JSON text.
+        if (value.is_string()) {
+          ctx.language = value.get<std::string>();
+        } else if (!value.is_null()) {
+          ctx.language =
+              value.dump(-1, ' ', false, Json::error_handler_t::replace);
+        }
+      } else if (key == "provider") {
+        // Only a string names a provider; anything else is the user's own
+        // data, as it always was (the original tool's plans keep keys of
+        // their own in context).
+        if (value.is_string()) ctx.provider = value.get<std::string>();
+      } else if (key == "files") {
+        CheckPaths(value, where, &ctx.files);
+      } else if (key == "input_files") {
+        CheckPaths(value, where, &ctx.input_files);
+      }
+    }
+  }
+
+  // `context.files` and `context.input_files`: one path or an array of
+  // paths (null: none). The paths are checked for safety where they are
+  // used (inside the output directory only, SPEC §3).
+  void CheckPaths(const Json& v, const std::string& path,
+                  std::vector<std::string>* out) {
+    auto good = [](const Json& p) {
+      return IsCString(p) && !p.get_ref<const std::string&>().empty();
+    };
+    if (v.is_null()) return;
+    if (v.is_string()) {
+      if (good(v)) {
+        out->push_back(v.get<std::string>());
+      } else {
+        AddProblem(path, "expected a non-empty path without NUL characters");
+      }
+      return;
+    }
+    if (!v.is_array()) {
+      AddProblem(path, "expected a path or an array of paths");
+      return;
+    }
+    for (size_t j = 0; j < v.size(); ++j) {
+      if (good(v[j])) {
+        out->push_back(v[j].get<std::string>());
+      } else {
+        AddProblem(absl::StrCat(path, "[", j, "]"),
+                   "expected a non-empty path without NUL characters");
+      }
+    }
+  }
+
+  // Compiled once here, so that the client's dry run refuses exactly what
+  // the daemon refuses and no check-in ever meets a bad pattern.
+  void CheckWatch(const Json& v, const std::string& step_path, Step& step) {
+    if (v.is_null()) return;
+    // Generated plans repeat one watch on thousands of steps: each distinct
+    // one is compiled once, and the steps share it.
+    auto [cached, inserted] = watch_cache_.try_emplace(
+        v.dump(-1, ' ', false, Json::error_handler_t::replace));
+    if (inserted) {
+      absl::StatusOr<WatchSpec> spec = WatchSpecFromJson(v);
+      if (spec.ok()) {
+        cached->second = std::make_shared<const WatchSpec>(*std::move(spec));
+      } else {
+        cached->second = spec.status();
+      }
+    }
+    if (const auto* spec =
+            std::get_if<std::shared_ptr<const WatchSpec>>(&cached->second)) {
+      step.watch = *spec;
+      return;
+    }
+    // "watch.progress: invalid regex ..." -> at steps[i].watch.progress.
+    const std::string message(
+        std::get<absl::Status>(cached->second).message());
+    std::string where = absl::StrCat(step_path, ".watch");
+    std::string what = message;
+    const size_t colon = message.find(": ");
+    if (colon != std::string::npos && message.rfind("watch", 0) == 0 &&
+        message.find_first_of(" \"\n", 0) > colon) {
+      where = absl::StrCat(step_path, ".", message.substr(0, colon));
+      what = message.substr(colon + 2);
+    }
+    // A pattern quoted in the message may hold a newline: one problem, one
+    // line.
+    for (char& c : what) {
+      if (static_cast<unsigned char>(c) < 0x20) c = ' ';
+    }
+    AddProblem(std::move(where), std::move(what));
+  }
+
+  // `resources` (SPEC §9): any subset of cpu, mem, gpu; null values (and a
+  // null `resources`) name nothing. An unknown key is an error, not a
+  // warning: a typo such as "gpus" must not run a training job on no GPU.
+  void CheckResources(const Json& v, const std::string& path,
+                      StepResources& r) {
+    if (v.is_null()) return;
+    if (!v.is_object()) {
+      AddProblem(path,
+                 "expected an object such as {\"cpu\": 4, \"mem\": \"8G\", "
+                 "\"gpu\": 1}");
+      return;
+    }
+    for (auto it = v.begin(); it != v.end(); ++it) {
+      const std::string& key = it.key();
+      const Json& value = it.value();
+      const std::string where = absl::StrCat(path, ".", FieldName(key));
+      if (value.is_null() && (key == "cpu" || key == "mem" || key == "gpu")) {
+        continue;
+      }
+      if (key == "cpu") {
+        const double cpu = value.is_number() ? value.get<double>() : 0;
+        if (!value.is_number() || !std::isfinite(cpu) || cpu <= 0) {
+          AddProblem(where, "must be a number of CPUs > 0 (fractions allowed)");
+        } else if (cpu > kMaxCpus) {
+          AddProblem(where, absl::StrCat("must be at most ", kMaxCpus));
+        } else {
+          r.cpu = cpu;
+        }
+      } else if (key == "mem") {
+        if (value.is_string()) {
+          absl::StatusOr<int64_t> bytes =
+              ParseByteSize(value.get_ref<const std::string&>());
+          if (bytes.ok()) {
+            r.mem_bytes = *bytes;
+          } else {
+            AddProblem(where, std::string(bytes.status().message()));
+          }
+        } else {
+          r.mem_bytes = GetInteger(
+              value, where, 1, kMaxByteSize,
+              "must be a size such as \"8G\" or \"512M\", or a whole number "
+              "of bytes > 0");
+        }
+      } else if (key == "gpu") {
+        // 0 is accepted and means none, as when `gpu` is not named: a plan
+        // generated by a script may write the count it computed.
+        std::optional<int64_t> n = GetInteger(
+            value, where, 0, kMaxGpus,
+            absl::StrCat("must be a whole number ≥ 0 (at most ", kMaxGpus,
+                         ")"));
+        if (n && *n > 0) r.gpu = static_cast<int>(*n);
+      } else {
+        AddProblem(where, absl::StrCat("unknown resource ", Quote(key),
+                                       " (cpu, mem, gpu)"));
+      }
+    }
   }
 
   void CheckTimeout(const Json& v, const std::string& path, Step& step) {
@@ -824,6 +986,10 @@ class PlanChecker {
   const Json* steps_json_ = nullptr;  // the "steps" array, once checked
   std::vector<int> order_;  // topological order, from OrderAndFindCycles
   std::optional<Locator> locator_;
+  // Each distinct `watch` (by its JSON text): compiled, or why not.
+  std::unordered_map<std::string,
+                     std::variant<std::shared_ptr<const WatchSpec>, absl::Status>>
+      watch_cache_;
 };
 
 }  // namespace

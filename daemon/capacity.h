@@ -8,7 +8,9 @@
 #include <string>
 #include <vector>
 
+#include "absl/status/status.h"
 #include "common/config.h"
+#include "common/plan.h"
 
 namespace aetherflow {
 
@@ -32,6 +34,14 @@ Capacity ResolveCapacity(const ResourceCapacity& flag,
 
 // "cpu=16, mem=64G, gpu=2 (0,1)": for the daemon's start-up log line.
 std::string DescribeCapacity(const Capacity& capacity);
+
+// Whether every step of `plan` can ever start on `capacity` (SPEC §9: a
+// step that asks for more than the daemon has is refused at submit).
+// InvalidArgumentError with one line per step and resource that cannot,
+// `FILE: steps[3] "train": asks for gpu=4, more than this daemon has
+// (gpu=2)`, FILE being `path`; OK otherwise.
+absl::Status CheckPlanFits(const Plan& plan, const Capacity& capacity,
+                           const std::string& path);
 
 }  // namespace aetherflow
 

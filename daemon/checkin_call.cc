@@ -111,14 +111,9 @@ class CheckInCall : public StreamCore,
     if (!source.ok()) return source.status();
     absl::StatusOr<Plan> plan = ParsePlan(source->plan_json, "plan");
     if (!plan.ok()) return plan.status();
+    // ParsePlan compiled each step's watch; no watch: the defaults.
     for (const Step& step : plan->steps) {
-      nlohmann::json raw = nlohmann::json::parse(step.raw_json, nullptr, false);
-      WatchSpec spec;
-      if (raw.is_object() && raw.contains("watch")) {
-        absl::StatusOr<WatchSpec> parsed = WatchSpecFromJson(raw["watch"]);
-        if (parsed.ok()) spec = *parsed;
-      }
-      specs_[step.id] = spec;
+      specs_[step.id] = step.watch ? *step.watch : WatchSpec{};
     }
     schedule_.assign(request.schedule_ms().begin(), request.schedule_ms().end());
     if (schedule_.empty()) schedule_ = plan->checkin_schedule;  // the run's own

@@ -33,10 +33,11 @@ struct EngineOptions {
   // Runs queued or running per owner; more are refused (RESOURCE_EXHAUSTED).
   int max_runs_per_user = 100;
   Config config = BuiltinConfig();  // providers, routing
+  // What steps' `resources` draw from (SPEC §9): --resources, else the
+  // config's [resources], else the machine's (ResolveCapacity).
+  Capacity capacity;
   // Where API keys come from (the daemon's environment); never stored.
   std::function<std::optional<std::string>(const std::string&)> getenv;
-  // What steps' `resources` share (SPEC §9).
-  Capacity capacity;
   // Milliseconds since the epoch; tests pass a fake clock.
   std::function<int64_t()> clock;
 };

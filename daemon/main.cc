@@ -33,6 +33,7 @@
 #include "daemon/listener.h"
 #include "common/config.h"
 #include "common/paths.h"
+#include "daemon/capacity.h"
 #include "daemon/engine.h"
 #include "daemon/event_hub.h"
 #include "daemon/log.h"
@@ -226,6 +227,11 @@ int main(int argc, char** argv) {
   app.add_option("--max-parallel", max_parallel,
                  "steps running at once over all runs (default: CPUs + 2)")
       ->check(CLI::NonNegativeNumber);
+  std::string resources_spec;
+  CLI::Option* resources_option = app.add_option(
+      "--resources", resources_spec,
+      "capacity for steps' resources, e.g. cpu=16,mem=64G,gpu=2 (default: "
+      "[resources] in the config, else the machine's CPUs, memory and GPUs)");
   app.add_option("--kill-grace-ms", kill_grace_ms,
                  "SIGTERM to SIGKILL delay when a step is stopped")
       ->check(CLI::NonNegativeNumber)
@@ -237,6 +243,16 @@ int main(int argc, char** argv) {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+  aetherflow::ResourceCapacity resources_flag;
+  if (*resources_option) {
+    absl::StatusOr<aetherflow::ResourceCapacity> parsed =
+        aetherflow::ParseResourceSpec(resources_spec);
+    if (!parsed.ok()) {
+      LogError(absl::StrCat("--resources: ", parsed.status().message()));
+      return 2;
+    }
+    resources_flag = *parsed;
   }
 
   // Signals are taken synchronously by this thread (sigwait); every thread
@@ -369,6 +385,9 @@ int main(int argc, char** argv) {
   options.max_runs_per_user = max_runs_per_user;
   if (max_parallel == 0) options.max_parallel = loaded_config->max_parallel;
   options.config = *loaded_config;
+  const aetherflow::Capacity detected = aetherflow::DetectCapacity();
+  options.capacity = aetherflow::ResolveCapacity(
+      resources_flag, loaded_config->resources, detected);
   options.getenv = [](const std::string& name) -> std::optional<std::string> {
     const char* value = std::getenv(name.c_str());
     return value ? std::optional<std::string>(value) : std::nullopt;
@@ -383,6 +402,7 @@ int main(int argc, char** argv) {
   LogInfo(absl::StrCat("listening on ", socket_path,
                        passed > 0 ? " (from systemd)" : "", ", state in ", state_dir,
                        ", configuration ", loaded_config->source));
+  LogInfo(absl::StrCat("resources: ", aetherflow::DescribeCapacity(options.capacity)));
   if (!listen_address.empty()) {
     LogInfo(absl::StrCat("listening on TCP ", HostOf(listen_address), ":",
                          (*server)->tcp_port(),
@@ -398,6 +418,11 @@ int main(int argc, char** argv) {
       sd_notify(0, "RELOADING=1");
       absl::StatusOr<aetherflow::Config> reloaded = load_config();
       if (reloaded.ok()) {
+        // [resources] applies to steps that start from now on; --resources
+        // still wins over it.
+        const aetherflow::Capacity capacity = aetherflow::ResolveCapacity(
+            resources_flag, reloaded->resources, detected);
+        LogInfo(absl::StrCat("resources: ", aetherflow::DescribeCapacity(capacity)));
         (*engine)->ReloadConfig(*reloaded);
       } else {
         LogError(absl::StrCat("SIGHUP: keeping the old configuration: ",

@@ -13,24 +13,13 @@ absl::Status CheckSubmission(Plan* plan, const std::string& plan_path,
                              const Config& config, const Getenv& getenv,
                              const Capacity& capacity) {
   std::vector<std::string> problems;
+  if (absl::Status fits = CheckPlanFits(*plan, capacity, plan_path); !fits.ok()) {
+    problems.push_back(std::string(fits.message()));
+  }
   std::set<std::string> checked;
   for (std::size_t i = 0; i < plan->steps.size(); ++i) {
     Step& step = plan->steps[i];
-    const StepResources& r = step.resources;
     std::string where = absl::StrCat(plan_path, ": steps[", i, "] (", step.id, "): ");
-    if (r.cpu && *r.cpu > capacity.cpu) {
-      problems.push_back(absl::StrCat(where, "resources.cpu: asks for ", *r.cpu,
-                                      " CPUs; this daemon has ", capacity.cpu));
-    }
-    if (r.mem_bytes && *r.mem_bytes > capacity.mem_bytes) {
-      problems.push_back(absl::StrCat(where, "resources.mem: asks for ", *r.mem_bytes,
-                                      " bytes; this daemon has ", capacity.mem_bytes));
-    }
-    if (r.gpu && *r.gpu > capacity.gpus()) {
-      problems.push_back(absl::StrCat(where, "resources.gpu: asks for ", *r.gpu,
-                                      *r.gpu == 1 ? " GPU" : " GPUs", "; this daemon has ",
-                                      capacity.gpus(), " (see aetherflowd --resources)"));
-    }
     if (step.is_command()) continue;
     absl::StatusOr<std::string> provider = RouteStep(config, step);
     if (!provider.ok()) {

@@ -592,5 +592,103 @@ TEST_F(ConfigTest, ProviderKeyWithoutVariableName) {
             "in the config");
 }
 
+// ------------------------------------------------------------ resources
+
+TEST_F(ConfigTest, ResourcesAreUnsetByDefault) {
+  const Config c = Parse("");
+  EXPECT_EQ(c.resources.cpu, std::nullopt);
+  EXPECT_EQ(c.resources.mem_bytes, std::nullopt);
+  EXPECT_EQ(c.resources.gpu, std::nullopt);
+}
+
+TEST_F(ConfigTest, ResourcesSection) {
+  Config c = Parse("[resources]\ncpu = 16\nmem = \"64G\"\ngpu = 2\n");
+  EXPECT_EQ(c.resources.cpu, 16.0);
+  EXPECT_EQ(c.resources.mem_bytes, int64_t{64} << 30);
+  EXPECT_EQ(c.resources.gpu, 2);
+  c = Parse("[resources]\ncpu = 7.5\nmem = 1073741824\ngpu = 0\n");
+  EXPECT_EQ(c.resources.cpu, 7.5);
+  EXPECT_EQ(c.resources.mem_bytes, int64_t{1} << 30);
+  EXPECT_EQ(c.resources.gpu, 0);  // no GPUs, whatever the machine has
+  c = Parse("[resources]\nmem = \"512 MiB\"\n");
+  EXPECT_EQ(c.resources.mem_bytes, int64_t{512} << 20);
+  EXPECT_EQ(c.resources.cpu, std::nullopt);
+}
+
+TEST_F(ConfigTest, BadResourcesNameFileLineAndKey) {
+  EXPECT_CONTAINS(Error("[resources]\ngpus = 2\n"),
+                  "config.toml:2:1: resources.gpus: unknown key (did you "
+                  "mean \"gpu\"?)");
+  EXPECT_CONTAINS(Error("[resources]\ncpu = \"16\"\n"),
+                  "config.toml:2:7: resources.cpu: expected a number of "
+                  "CPUs > 0, got a string");
+  EXPECT_CONTAINS(Error("[resources]\ncpu = 0\n"),
+                  "config.toml:2:7: resources.cpu: expected a number of "
+                  "CPUs > 0 (at most 1000000)");
+  EXPECT_CONTAINS(Error("[resources]\nmem = \"64X\"\n"),
+                  "config.toml:2:7: resources.mem: expected a size such as");
+  EXPECT_CONTAINS(Error("[resources]\nmem = 0\n"),
+                  "config.toml:2:7: resources.mem: expected a number of "
+                  "bytes > 0, got 0");
+  EXPECT_CONTAINS(Error("[resources]\nmem = 1.5\n"),
+                  "resources.mem: expected a size such as \"64G\" or a "
+                  "number of bytes, got a float");
+  EXPECT_CONTAINS(Error("[resources]\ngpu = -1\n"),
+                  "config.toml:2:7: resources.gpu: expected a whole number "
+                  "of GPUs >= 0 (at most 1024), got -1");
+  EXPECT_CONTAINS(Error("[resources]\ngpu = 1.0\n"),
+                  "resources.gpu: expected a whole number of GPUs >= 0 (at "
+                  "most 1024), got a float");
+  EXPECT_CONTAINS(Error("resources = 4\n"),
+                  "config.toml:1:13: resources: expected a table");
+  EXPECT_CONTAINS(Error("[resource]\ncpu = 4\n"),
+                  "resource: unknown key (did you mean \"resources\"?)");
+}
+
+TEST(ParseResourceSpecTest, AnySubsetAnyOrder) {
+  absl::StatusOr<ResourceCapacity> r = ParseResourceSpec("cpu=16,mem=64G,gpu=2");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->cpu, 16.0);
+  EXPECT_EQ(r->mem_bytes, int64_t{64} << 30);
+  EXPECT_EQ(r->gpu, 2);
+  r = ParseResourceSpec(" gpu = 0 , cpu=0.5 ");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->gpu, 0);
+  EXPECT_EQ(r->cpu, 0.5);
+  EXPECT_EQ(r->mem_bytes, std::nullopt);
+  r = ParseResourceSpec("mem=1.5g");
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->mem_bytes, int64_t{3} << 29);
+  EXPECT_EQ(r->cpu, std::nullopt);
+  EXPECT_EQ(r->gpu, std::nullopt);
+}
+
+TEST(ParseResourceSpecTest, BadPartIsNamed) {
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"", "empty resources: expected KEY=VALUE entries"},
+      {"  ", "empty resources"},
+      {"cpu=16,,gpu=2", "empty entry: expected KEY=VALUE"},
+      {"cpu=16,gpu", "\"gpu\": expected KEY=VALUE"},
+      {"cpu=16,gpus=2", "\"gpus=2\": unknown resource \"gpus\" (cpu, mem, gpu)"},
+      {"cpu=16,cpu=8", "\"cpu=8\": cpu given twice"},
+      {"gpu=0,gpu=1", "\"gpu=1\": gpu given twice"},
+      {"cpu=0", "\"cpu=0\": expected a number of CPUs > 0"},
+      {"cpu=many", "\"cpu=many\": expected a number of CPUs > 0"},
+      {"cpu=inf", "\"cpu=inf\": expected a number of CPUs > 0"},
+      {"mem=64X", "\"mem=64X\": expected a size such as \"8G\""},
+      {"mem=", "\"mem=\": expected a size"},
+      {"gpu=-1", "\"gpu=-1\": expected a whole number of GPUs >= 0"},
+      {"gpu=1.5", "\"gpu=1.5\": expected a whole number of GPUs >= 0"},
+      {"gpu=+2", "\"gpu=+2\": expected a whole number of GPUs >= 0"},
+      {"gpu=2000", "\"gpu=2000\": expected a whole number of GPUs >= 0"},
+  };
+  for (const auto& [spec, expected] : cases) {
+    absl::StatusOr<ResourceCapacity> r = ParseResourceSpec(spec);
+    ASSERT_FALSE(r.ok()) << spec;
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument) << spec;
+    EXPECT_CONTAINS(Message(r.status()), expected);
+  }
+}
+
 }  // namespace
 }  // namespace aetherflow

@@ -6,6 +6,7 @@
 #include <utility>
 #include <vector>
 
+#include "common/plan_parser.h"
 #include "gtest/gtest.h"
 
 namespace aetherflow {
@@ -49,9 +50,9 @@ TEST(PromptTest, InputsFromStep) {
   step.id = "step_2";
   step.description = "Write the API";
   step.validation_criteria = {"Has GET /items", "Has tests"};
-  step.raw_json = R"({"id": "step_2", "context": {
-      "language": "python", "files": ["api.py", "test_api.py", "api.py"],
-      "input_files": ["spec.md", "api.py"], "owner": "me"}})";
+  step.context.language = "python";
+  step.context.files = {"api.py", "test_api.py", "api.py"};
+  step.context.input_files = {"spec.md", "api.py"};
   absl::StatusOr<PromptInputs> in = PromptInputsFromStep(step);
   ASSERT_TRUE(in.ok()) << in.status();
   EXPECT_EQ(in->description, "Write the API");
@@ -72,31 +73,43 @@ TEST(PromptTest, InputsFromStepWithoutContext) {
   Step step;
   step.id = "s";
   step.prompt = "Say hi";
-  step.raw_json = R"({"id": "s", "prompt": "Say hi"})";
   absl::StatusOr<PromptInputs> in = PromptInputsFromStep(step);
   ASSERT_TRUE(in.ok());
   EXPECT_EQ(in->explicit_prompt, "Say hi");
+  EXPECT_EQ(in->language, "");
   EXPECT_TRUE(in->files.empty());
-  // No raw_json at all (a Step built in code) is fine too.
-  step.raw_json.clear();
-  EXPECT_TRUE(PromptInputsFromStep(step).ok());
-  // A single path instead of a list.
-  step.raw_json = R"({"context": {"files": "main.go"}})";
-  ASSERT_EQ(PromptInputsFromStep(step)->files.size(), 1u);
+}
+
+// What ParsePlan types is what the prompt gets: the context is not read
+// again from raw_json (which still holds the user's own keys).
+TEST(PromptTest, InputsFromParsedStep) {
+  absl::StatusOr<Plan> plan = ParsePlan(R"j({"steps": [{"id": "s",
+      "context": {"language": ["go", 1], "files": "main.go",
+                  "input_files": ["go.mod", "main.go"], "owner": "me"}}]})j",
+                                        "plan.json");
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  absl::StatusOr<PromptInputs> in = PromptInputsFromStep(plan->steps[0]);
+  ASSERT_TRUE(in.ok()) << in.status();
+  EXPECT_EQ(in->language, R"(["go",1])");
+  ASSERT_EQ(in->files.size(), 2u);
+  EXPECT_EQ(in->files[0].path, "main.go");
+  EXPECT_FALSE(in->files[0].input_only);
+  EXPECT_EQ(in->files[1].path, "go.mod");
+  EXPECT_TRUE(in->files[1].input_only);
 }
 
 TEST(PromptTest, InputsFromStepRefusesBadFileLists) {
+  // ParsePlan refuses these; a Step built in code can still hold them.
   Step step;
   step.id = "s";
-  step.raw_json = R"({"context": {"files": [1]}})";
+  step.context.files = {"a.py", ""};
   absl::StatusOr<PromptInputs> in = PromptInputsFromStep(step);
   EXPECT_EQ(in.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_CONTAINS(Message(in.status()), "context.files[0]");
-  step.raw_json = R"({"context": {"input_files": {"a": 1}}})";
+  EXPECT_CONTAINS(Message(in.status()), "context.files[1]");
+  step.context.files.clear();
+  step.context.input_files = {std::string("a\0b", 3)};
   EXPECT_CONTAINS(Message(PromptInputsFromStep(step).status()),
-                  "context.input_files");
-  step.raw_json = "not json";
-  EXPECT_FALSE(PromptInputsFromStep(step).ok());
+                  "context.input_files[0]");
 }
 
 PromptInputs FullInputs() {

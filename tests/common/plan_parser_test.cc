@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "common/log_analysis.h"
 #include "common/plan.h"
 #include "gtest/gtest.h"
 
@@ -367,7 +368,9 @@ TEST(PlanParserTest, OversizedTextRefused) {
 TEST(PlanParserTest, DeepNestingRefused) {
   // root object, steps array and step object are three levels.
   auto nested = [](int levels) {
-    return OneStep(absl::StrCat(R"("context": )", std::string(levels, '['),
+    // `payload`: an unknown field, kept as written (context must be an
+    // object, and is typed).
+    return OneStep(absl::StrCat(R"("payload": )", std::string(levels, '['),
                                 std::string(levels, ']')));
   };
   MustParse(nested(kMaxJsonDepth - 3));
@@ -448,18 +451,19 @@ TEST(PlanParserTest, ManyEdgesStayLinear) {
 }
 
 TEST(PlanParserTest, UnknownFieldsGiveOneWarningLine) {
-  Plan plan = MustParse(R"({"success_criteria": [], "budget": {"cost": 2.5},
+  Plan plan = MustParse(R"j({"success_criteria": [], "budget": {"cost": 2.5},
     "metadata": {"anything": 1},
-    "steps": [{"id": "a", "run": "true", "foo": 1, "watch": {"metric": "x"},
+    "steps": [{"id": "a", "run": "true", "foo": 1,
+               "watch": {"metric": "x=(\\d+)", "goal": "max"},
                "tty": true, "context": {"whatever": 2}},
-              {"id": "b", "bar": 2}]})");
+              {"id": "b", "bar": 2}]})j");
   EXPECT_EQ(plan.warnings,
             (std::vector<std::string>{
                 "plan.json: warning: unknown fields kept and ignored: "
                 "success_criteria, steps[0].foo, steps[1].bar"}));
   nlohmann::json raw = nlohmann::json::parse(plan.steps[0].raw_json);
   EXPECT_EQ(raw["foo"], 1);
-  EXPECT_EQ(raw["watch"]["metric"], "x");
+  EXPECT_EQ(raw["watch"]["metric"], "x=(\\d+)");
   EXPECT_EQ(raw["tty"], true);
 }
 
@@ -647,6 +651,196 @@ TEST(PlanParserCheckinTest, RunScheduleIsReadAndChecked) {
   ASSERT_FALSE(bad.ok());
   EXPECT_NE(std::string(bad.status().message()).find("checkin.schedule"), std::string::npos)
       << bad.status();
+}
+
+// ------------------------------------------------------------ resources
+
+TEST(PlanParserResourcesTest, AnySubsetIsTyped) {
+  Plan plan = MustParse(R"j({"steps": [
+    {"id": "a", "run": "true", "resources": {"cpu": 4, "mem": "8G"}},
+    {"id": "b", "run": "true", "resources": {"cpu": 0.5, "mem": "1.5g", "gpu": 2}},
+    {"id": "c", "run": "true", "resources": {"mem": 1048576, "gpu": 0}},
+    {"id": "d", "run": "true", "resources": {"mem": "512MiB", "cpu": null}},
+    {"id": "e", "run": "true", "resources": {}},
+    {"id": "f", "run": "true"}
+  ]})j");
+  ASSERT_EQ(plan.steps.size(), 6u);
+  EXPECT_TRUE(plan.warnings.empty()) << plan.warnings[0];
+  const StepResources& a = plan.steps[0].resources;
+  EXPECT_EQ(a.cpu, 4.0);
+  EXPECT_EQ(a.mem_bytes, int64_t{8} << 30);
+  EXPECT_EQ(a.gpu, std::nullopt);
+  const StepResources& b = plan.steps[1].resources;
+  EXPECT_EQ(b.cpu, 0.5);
+  EXPECT_EQ(b.mem_bytes, int64_t{3} << 29);
+  EXPECT_EQ(b.gpu, 2);
+  const StepResources& c = plan.steps[2].resources;
+  EXPECT_EQ(c.mem_bytes, 1048576);
+  EXPECT_EQ(c.gpu, std::nullopt);  // 0 GPUs: none, as if not named
+  EXPECT_EQ(plan.steps[3].resources.mem_bytes, int64_t{512} << 20);
+  EXPECT_EQ(plan.steps[3].resources.cpu, std::nullopt);
+  EXPECT_TRUE(plan.steps[4].resources.empty());
+  EXPECT_TRUE(plan.steps[5].resources.empty());
+}
+
+TEST(PlanParserResourcesTest, EveryProblemAtItsPosition) {
+  const std::string text = R"j({"steps": [
+  {"id": "a", "run": "true", "resources": {"gpu": -1, "cpu": 0}},
+  {"id": "b", "run": "true", "resources": {"gpu": 1.5, "mem": "8X"}},
+  {"id": "c", "run": "true", "resources": {"gpus": 1, "mem": 0}},
+  {"id": "d", "run": "true", "resources": "4"},
+  {"id": "e", "run": "true", "resources": {"cpu": "4", "mem": "0.1B", "gpu": 2000}}
+]})j";
+  std::vector<std::string> errors = Errors(text);
+  const std::vector<std::string> expected = {
+      "plan.json:2:51: steps[0].resources.gpu: must be a whole number ≥ 0 "
+      "(at most 1024)",
+      "plan.json:2:62: steps[0].resources.cpu: must be a number of CPUs > 0 "
+      "(fractions allowed)",
+      "plan.json:3:51: steps[1].resources.gpu: must be a whole number ≥ 0 "
+      "(at most 1024)",
+      "plan.json:3:63: steps[1].resources.mem: expected a size such as "
+      "\"8G\", \"512M\" or a number of bytes, got \"8X\"",
+      "plan.json:4:52: steps[2].resources.gpus: unknown resource \"gpus\" "
+      "(cpu, mem, gpu)",
+      "plan.json:4:62: steps[2].resources.mem: must be a size such as \"8G\" "
+      "or \"512M\", or a whole number of bytes > 0",
+      "plan.json:5:43: steps[3].resources: expected an object such as "
+      "{\"cpu\": 4, \"mem\": \"8G\", \"gpu\": 1}",
+      "plan.json:6:51: steps[4].resources.cpu: must be a number of CPUs > 0 "
+      "(fractions allowed)",
+      "plan.json:6:63: steps[4].resources.mem: expected a size of at least 1 "
+      "byte",
+      "plan.json:6:78: steps[4].resources.gpu: must be a whole number ≥ 0 "
+      "(at most 1024)",
+  };
+  EXPECT_EQ(errors, expected) << absl::StrJoin(errors, "\n");
+}
+
+// ---------------------------------------------------------------- watch
+
+TEST(PlanParserWatchTest, PatternsAreCompiledOnce) {
+  Plan plan = MustParse(R"j({"steps": [
+    {"id": "a", "run": "true",
+     "watch": {"progress": "step (\\d+)/(\\d+)", "error": ["boom", "bang"],
+               "metric": "loss: ([0-9.]+)", "goal": "min"}},
+    {"id": "b", "run": "true", "watch": null},
+    {"id": "c", "run": "true"}
+  ]})j");
+  ASSERT_EQ(plan.steps.size(), 3u);
+  ASSERT_NE(plan.steps[0].watch, nullptr);
+  EXPECT_EQ(plan.steps[0].watch->progress, "step (\\d+)/(\\d+)");
+  EXPECT_EQ(plan.steps[0].watch->error, "(?:boom)|(?:bang)");
+  EXPECT_EQ(plan.steps[0].watch->metric, "loss: ([0-9.]+)");
+  EXPECT_EQ(plan.steps[0].watch->goal, WatchSpec::Goal::kMin);
+  EXPECT_EQ(plan.steps[1].watch, nullptr);
+  EXPECT_EQ(plan.steps[2].watch, nullptr);
+  // A copy of the plan shares the compiled spec.
+  Plan copy = plan;
+  EXPECT_EQ(copy.steps[0].watch.get(), plan.steps[0].watch.get());
+}
+
+TEST(PlanParserWatchTest, RepeatedWatchIsCompiledOnceAndReportedEachTime) {
+  std::string text = R"({"steps": [)";
+  for (int i = 0; i < 3; ++i) {
+    absl::StrAppend(&text, i ? "," : "", R"({"id": "s)", i,
+                    R"(", "run": "true", "watch": {"error": "boom"}})");
+  }
+  Plan plan = MustParse(text + "]}");
+  ASSERT_NE(plan.steps[0].watch, nullptr);
+  EXPECT_EQ(plan.steps[1].watch.get(), plan.steps[0].watch.get());
+  EXPECT_EQ(plan.steps[2].watch.get(), plan.steps[0].watch.get());
+  std::vector<std::string> errors = Errors(R"j({"steps": [
+    {"id": "a", "run": "true", "watch": {"error": "("}},
+    {"id": "b", "run": "true", "watch": {"error": "("}}]})j");
+  ASSERT_EQ(errors.size(), 2u) << absl::StrJoin(errors, "\n");
+  EXPECT_NE(errors[0].find("steps[0].watch.error: invalid regex"), std::string::npos);
+  EXPECT_NE(errors[1].find("steps[1].watch.error: invalid regex"), std::string::npos);
+}
+
+// What the daemon refused after parsing (a bad regex, a metric without a
+// goal) is a parse problem with its position, so the client's dry run
+// refuses it too.
+TEST(PlanParserWatchTest, BadPatternIsAProblemAtItsKey) {
+  const std::string text = R"j({"steps": [
+  {"id": "a", "run": "true", "watch": {"error": "ok"}},
+  {"id": "b", "run": "true", "retries": -1},
+  {"id": "c", "run": "true", "watch": {"progress": "(unclosed"}},
+  {"id": "d", "run": "true", "watch": {"metric": "loss ([0-9.]+)"}},
+  {"id": "e", "run": "true", "watch": {"error": "a\nb("}}
+]})j";
+  std::vector<std::string> errors = Errors(text);
+  ASSERT_EQ(errors.size(), 4u) << absl::StrJoin(errors, "\n");
+  EXPECT_EQ(errors[0].substr(0, 44),
+            "plan.json:3:41: steps[1].retries: expected a")
+      << errors[0];
+  EXPECT_EQ(errors[1].rfind("plan.json:4:52: steps[2].watch.progress: invalid "
+                            "regex \"(unclosed\": ",
+                            0),
+            0u)
+      << errors[1];
+  EXPECT_EQ(errors[2].rfind("plan.json:5:39: steps[3].watch.goal: required "
+                            "with watch.metric",
+                            0),
+            0u)
+      << errors[2];
+  // A newline in the pattern does not break one problem per line.
+  EXPECT_EQ(errors[3].rfind("plan.json:6:49: steps[4].watch.error: invalid "
+                            "regex \"a b(\": ",
+                            0),
+            0u)
+      << errors[3];
+}
+
+// -------------------------------------------------------------- context
+// (A non-string context.provider stays the user's own data: see
+// ExplicitProviderBeatsContextProvider.)
+
+TEST(PlanParserContextTest, KnownKeysAreTypedOthersKept) {
+  Plan plan = MustParse(R"j({"steps": [
+    {"id": "a", "description": "d",
+     "context": {"language": "python", "files": ["api.py", "api.py"],
+                 "input_files": "spec.md", "provider": "groq",
+                 "surgical_mode": true, "owner": {"name": "me"}}},
+    {"id": "b", "context": {"language": 3, "files": null}},
+    {"id": "c", "context": null}
+  ]})j");
+  EXPECT_TRUE(plan.warnings.empty()) << plan.warnings[0];
+  const StepContext& a = plan.steps[0].context;
+  EXPECT_EQ(a.language, "python");
+  EXPECT_EQ(a.files, (std::vector<std::string>{"api.py", "api.py"}));
+  EXPECT_EQ(a.input_files, (std::vector<std::string>{"spec.md"}));
+  EXPECT_EQ(a.provider, "groq");
+  EXPECT_EQ(plan.steps[0].provider, "groq");
+  // The user's own keys stay in raw_json.
+  EXPECT_EQ(nlohmann::json::parse(plan.steps[0].raw_json)["context"]["owner"]
+                                                          ["name"],
+            "me");
+  EXPECT_EQ(plan.steps[1].context.language, "3");
+  EXPECT_TRUE(plan.steps[1].context.files.empty());
+  EXPECT_EQ(plan.steps[2].context.language, "");
+}
+
+TEST(PlanParserContextTest, WrongTypeForAKnownKeyIsAProblem) {
+  const std::string text = R"j({"steps": [
+  {"id": "a", "context": {"files": "", "input_files": 3}},
+  {"id": "b", "context": {"files": ["a.py", 2, "b\u0000"], "provider": 1}},
+  {"id": "c", "context": "notes"}
+]})j";
+  std::vector<std::string> errors = Errors(text);
+  const std::vector<std::string> expected = {
+      "plan.json:2:36: steps[0].context.files: expected a non-empty path "
+      "without NUL characters",
+      "plan.json:2:55: steps[0].context.input_files: expected a path or an "
+      "array of paths",
+      // Entries of a list are placed at the list.
+      "plan.json:3:36: steps[1].context.files[1]: expected a non-empty path "
+      "without NUL characters",
+      "plan.json:3:36: steps[1].context.files[2]: expected a non-empty path "
+      "without NUL characters",
+      "plan.json:4:26: steps[2].context: expected an object",
+  };
+  EXPECT_EQ(errors, expected) << absl::StrJoin(errors, "\n");
 }
 
 }  // namespace

@@ -482,7 +482,7 @@ TEST_F(EngineTest, StepsHoldTheirOwnGpusAndWaitForOne) {
 TEST_F(EngineTest, AStepThatCanNeverFitIsRefusedAtSubmit) {
   absl::Status refused = SubmitError(Plan(1, absl::StrCat(kCommand, R"(, "resources": {"gpu": 4})")));
   EXPECT_EQ(refused.code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_NE(refused.message().find("steps[0] (s0): resources.gpu: asks for 4 GPUs; this daemon has 2"),
+  EXPECT_NE(refused.message().find(R"(steps[0] "s0": asks for gpu=4, more than this daemon has (gpu=2))"),
             std::string::npos)
       << refused.message();
 }

@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_split.h"
+#include "common/byte_size.h"
 #include "common/config.h"
 #include "common/llm.h"
 #include "common/log_analysis.h"
@@ -81,19 +82,28 @@ void CheckDag(const Plan& plan) {
   if (deepest != plan.batches) Fail("batches is not the deepest batch");
 }
 
-// What the daemon (engine.cc CheckWatchSpecs, the LLM runner) and the client
+// What the daemon (check-ins, the scheduler, the LLM runner) and the client
 // (submit --dry-run) do with each step of an accepted plan.
 void UseSteps(const Plan& plan) {
   static const aetherflow::Config config = aetherflow::BuiltinConfig();
   for (const aetherflow::Step& step : plan.steps) {
     const nlohmann::json raw = nlohmann::json::parse(step.raw_json, nullptr, false);
     if (!raw.is_object()) Fail("raw_json is not an object", step.raw_json);
-    if (auto watch = raw.find("watch"); watch != raw.end()) {
-      absl::StatusOr<aetherflow::WatchSpec> spec = aetherflow::WatchSpecFromJson(*watch);
-      if (spec.ok()) {
-        aetherflow::StepCursor cursor;
-        (void)aetherflow::AnalyzeLog(*spec, "Epoch 1/2 val_loss: 0.5 ERROR\n", &cursor);
-      }
+    // ParsePlan compiled the watch once: a step has one exactly when it
+    // names a non-null `watch`.
+    auto watch = raw.find("watch");
+    if ((step.watch != nullptr) != (watch != raw.end() && !watch->is_null())) {
+      Fail("step.watch disagrees with the step's watch", step.raw_json);
+    }
+    if (step.watch != nullptr) {
+      aetherflow::StepCursor cursor;
+      (void)aetherflow::AnalyzeLog(*step.watch, "Epoch 1/2 val_loss: 0.5 ERROR\n", &cursor);
+    }
+    const aetherflow::StepResources& r = step.resources;
+    if ((r.cpu && !(*r.cpu > 0 && *r.cpu <= aetherflow::kMaxCpus)) ||
+        (r.mem_bytes && !(*r.mem_bytes > 0 && *r.mem_bytes <= aetherflow::kMaxByteSize)) ||
+        (r.gpu && !(*r.gpu >= 1 && *r.gpu <= aetherflow::kMaxGpus))) {
+      Fail("resources out of range", step.raw_json);
     }
     if (step.is_command()) continue;
     absl::StatusOr<std::string> provider = aetherflow::RouteStep(config, step);
