@@ -389,6 +389,31 @@ TEST_F(RemoteTest, TlsMismatchesFailWithOneLine) {
   EXPECT_TRUE(Contains(other.err, "other.example")) << other.err;
 }
 
+// Without --tls-ca the client trusts gRPC's default CAs: the file
+// GRPC_DEFAULT_SSL_ROOTS_FILE_PATH names, else the system's (Debian:
+// ca-certificates), else the ones gRPC ships. With none it can load, it
+// says so in one line and exits 3, as for any other TLS failure.
+TEST_F(RemoteTest, NoCaCertificatesFailWithOneLine) {
+  ListenTls();
+  std::string none = WriteSecret("no-roots.pem", "", 0644);
+  CliResult r = Remote({"--token-file", client_token_, "ls"},
+                       {{"GRPC_DEFAULT_SSL_ROOTS_FILE_PATH", none}});
+  EXPECT_EQ(r.exit_code, 3) << r.err;
+  EXPECT_EQ(CountLines(r.err), 1) << r.err;
+  EXPECT_TRUE(Contains(r.err, "no CA certificate")) << r.err;
+  EXPECT_TRUE(Contains(r.err, none)) << r.err;
+  EXPECT_TRUE(Contains(r.err, "--tls-ca")) << r.err;
+  // A --tls-ca file that looks like PEM but holds no certificate.
+  std::string bad = WriteSecret(
+      "bad-ca.pem", "-----BEGIN CERTIFICATE-----\nZ2FyYmFnZQ==\n-----END CERTIFICATE-----\n",
+      0644);
+  CliResult b = Remote({"--tls-ca", bad, "--token-file", client_token_, "ls"});
+  EXPECT_EQ(b.exit_code, 3) << b.err;
+  EXPECT_EQ(CountLines(b.err), 1) << b.err;
+  EXPECT_TRUE(Contains(b.err, "no CA certificate")) << b.err;
+  EXPECT_TRUE(Contains(b.err, bad)) << b.err;
+}
+
 TEST_F(RemoteTest, NothingListeningIsUnreachable) {
   address_ = "127.0.0.1:" + std::to_string(FreePort());
   CliResult r = RemoteTls({"ls"});
