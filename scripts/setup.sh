@@ -23,8 +23,9 @@ packages=(
   # the systemd tests: systemd-analyze verify, systemd-sysusers,
   # systemd-socket-activate (systemd need not be running)
   systemd
-  # multi-user tests: useradd/groupadd, setpriv
-  passwd util-linux
+  # multi-user tests: useradd/groupadd, setpriv; a client without the
+  # system's CAs: unshare, mount (all in a minimal Debian, listed so)
+  passwd util-linux mount
   # scripts/hardening.sh: libFuzzer and sanitizer runtimes
   clang libclang-rt-14-dev
 )
