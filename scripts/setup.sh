@@ -17,8 +17,8 @@ packages=(
   # pgrep/pkill (procps), the test certificates (openssl)
   tmux sqlite3 python3 bc procps openssl
   # the system's CA roots, which a TLS client without --tls-ca trusts; only
-  # recommended by openssl and libcurl, so --no-install-recommends leaves
-  # them out of a minimal system
+  # suggested by openssl and recommended by libcurl, so --no-install-recommends
+  # leaves them out of a minimal system
   ca-certificates
   # the systemd tests: systemd-analyze verify, systemd-sysusers,
   # systemd-socket-activate (systemd need not be running)
