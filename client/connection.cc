@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <climits>
+#include <cstdlib>
 #include <cstring>
 #include <future>
 #include <thread>
@@ -232,6 +233,22 @@ std::string DescribeHandshakeFailure(const RemoteOptions& remote,
              absl::StrContains(lower, "record layer failure")) {
     reason = "it does not speak TLS there (a plaintext listener on loopback? "
              "then --insecure-plaintext)";
+  } else if (absl::StrContains(lower, "empty address list")) {
+    // TCP answered, yet gRPC had no connection to try: it could not set up
+    // TLS, for want of a CA certificate it could load to check the daemon's
+    // with (GRPC_VERBOSITY=ERROR shows its own words).
+    const char* roots_file = std::getenv("GRPC_DEFAULT_SSL_ROOTS_FILE_PATH");
+    if (!remote.tls_ca_path.empty()) {
+      reason = absl::StrCat("no CA certificate could be loaded from --tls-ca ",
+                            remote.tls_ca_path);
+    } else if (roots_file != nullptr && *roots_file != '\0') {
+      reason = absl::StrCat("no CA certificate could be loaded from "
+                            "GRPC_DEFAULT_SSL_ROOTS_FILE_PATH=", roots_file,
+                            "; give its CA with --tls-ca");
+    } else {
+      reason = "no CA certificate of this system could be loaded; install "
+               "ca-certificates, or give its CA with --tls-ca";
+    }
   } else if (absl::StrContains(lower, "peer name")) {
     reason = remote.tls_server_name.empty()
                  ? absl::StrCat("its certificate is not for ", remote.host,

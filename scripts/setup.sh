@@ -13,13 +13,19 @@ packages=(
   libabsl-dev libncurses-dev libsqlite3-dev libgtest-dev libgmock-dev
   libbenchmark-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
   libcurl4-openssl-dev libsystemd-dev libre2-dev
-  # tests and benchmarks: terminal tests, DB inspection, the ninja baseline
+  # tests and benchmarks: terminal tests, DB inspection, the ninja baseline,
+  # pgrep/pkill (procps), the test certificates (openssl)
   tmux sqlite3 python3 bc procps openssl
+  # the system's CA roots, which a TLS client without --tls-ca trusts; only
+  # suggested by openssl and recommended by libcurl, so --no-install-recommends
+  # leaves them out of a minimal system
+  ca-certificates
   # the systemd tests: systemd-analyze verify, systemd-sysusers,
   # systemd-socket-activate (systemd need not be running)
   systemd
-  # multi-user tests: useradd/groupadd, setpriv
-  passwd util-linux
+  # multi-user tests: useradd/groupadd, setpriv; a client without the
+  # system's CAs: unshare, mount (all in a minimal Debian, listed so)
+  passwd util-linux mount
   # scripts/hardening.sh: libFuzzer and sanitizer runtimes
   clang libclang-rt-14-dev
 )
