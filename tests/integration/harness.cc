@@ -111,6 +111,13 @@ void DaemonTest::StartDaemon(std::vector<std::string> extra_args,
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   ASSERT_TRUE(SocketAnswers(socket_)) << "daemon never listened";
+  // The daemon binds its socket before it opens its database: a test that
+  // reads the database at once must find it there.
+  for (int i = 0; i < 1000 && CountRows("runs") < 0; ++i) {
+    int status;
+    if (::waitpid(daemon_pid_, &status, WNOHANG) != 0) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
 }
 
 void DaemonTest::StopDaemon(int signal) {
@@ -230,6 +237,8 @@ int64_t DaemonTest::CountRows(const std::string& table) {
     sqlite3_close(db);
     return -1;
   }
+  // The daemon may hold a lock for a moment (a checkpoint): wait for it.
+  sqlite3_busy_timeout(db, 10'000);
   sqlite3_stmt* stmt = nullptr;
   std::string sql = "SELECT count(*) FROM " + table;
   int64_t count = -1;
