@@ -113,6 +113,10 @@ constexpr LogRule kRules[] = {
     {"snakemake.exiting", "Snakemake", K::kCritical,
      R"re(^Exiting because a job execution failed)re",
      "Exiting because a job execution failed. Look above for error message"},
+    {"keras.terminate_on_nan", "Keras", K::kCritical,
+     R"re(Invalid loss, terminating training)re",
+     "  3/234 [..............................] - ETA: 33:37:24 - loss: "
+     "44.4110Batch 3: Invalid loss, terminating training"},
     {"nextflow.error", "Nextflow", K::kCritical, R"re(^ERROR ~ )re",
      "ERROR ~ Error executing process > 'FASTQC (1)'"},
 
@@ -212,7 +216,7 @@ constexpr LogRule kRules[] = {
      R"re((?i)(?:\b|_)(?P<label>trial|epoch|step|iter(?:ation)?|batch)s?\s*[:#]?\s*\[?\s*(?P<done>\d+)\s*(?:/|of\b)\s*(?P<total>\d+))re",
      " iteration     5426/  250000 | consumed samples:        43408 |", -1},
     {"openmmlab.epoch_iter", "OpenMMLab (MMCV)", K::kProgress,
-     R"re((?i)\bEpoch\W{0,3}\[(?P<outer>\d+)\]\[(?P<done>\d+)/(?P<total>\d+)\])re",
+     R"re((?i)\bEpoch(?:\((?:train|val|test)\))?\W{0,3}\[(?P<outer>\d+)\]\[(?P<done>\d+)/(?P<total>\d+)\])re",
      "2023-05-31 15:08:46,211 - mmaction - INFO - Epoch [3][38/43]\tlr: "
      "3.124e-03, eta: 0:14:03",
      1, "Epoch"},
@@ -256,7 +260,7 @@ constexpr LogRule kRules[] = {
      R"re(^\s*(?P<done>\d+)/(?P<total>\d+) \[[=>.]*\])re",
      "430/430 [==============================] - 1s 2ms/step", 3},
     {"percent", "generic", K::kProgress,
-     R"re((?i)^\s*(?P<pct>\d{1,3}(?:\.\d+)?)\s*%|(?P<pct2>\d{1,3}(?:\.\d+)?)%\s*\||progress\W{0,3}(?P<pct3>\d{1,3}(?:\.\d+)?)\s*%|(?P<pct4>\d{1,3}(?:\.\d+)?)\s*%\s*(?:complete|done))re",
+     R"re((?i)^\s*(?P<pct>\d{1,3}(?:\.\d+)?)\s*%|(?P<pct2>\d{1,3}(?:\.\d+)?)%\s*\||progress\W{0,3}(?P<pct3>\d{1,3}(?:\.\d+)?)\s*%|(?P<pct4>\d{1,3}(?:\.\d+)?)\s*%\s*(?:complete|done)|(?:complete|done)\s*\[\s*(?P<pct5>\d{1,3})%\])re",
      "Progress: 45%", 3},
 };
 
