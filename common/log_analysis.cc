@@ -399,8 +399,8 @@ int LabelLevel(std::string_view label) {
 
 // What one progress rule reads from `line`; nullopt when it makes no sense.
 std::optional<LeveledProgress> RuleProgress(const CompiledRule& c,
-                                            std::string_view line,
-                                            bool peek) {
+                                            std::string_view line, bool peek,
+                                            int64_t* announced_total) {
   re2::StringPiece sub[kMaxRuleGroups];
   if (!RunRule(c, line, sub)) return std::nullopt;
   // An unfinished line's last number may still grow ("5/10" of "5/100").
@@ -418,9 +418,22 @@ std::optional<LeveledProgress> RuleProgress(const CompiledRule& c,
     out.progress = *p;
     return out;
   }
+  std::string_view done = Group(sub, c.done);
+  std::string_view total = Group(sub, c.total);
+  std::string announced;
+  if (c.done < 0) {
+    // "Total optimization steps = 564": the total of a later counter.
+    int64_t t;
+    if (!absl::SimpleAtoi(AV(total), &t) || t <= 0) return std::nullopt;
+    *announced_total = t;
+    done = "0";
+  } else if (c.total < 0) {
+    if (*announced_total <= 0) return std::nullopt;
+    announced = absl::StrCat(*announced_total);
+    total = announced;
+  }
   std::optional<Progress> p =
-      Ratio(label.empty() ? c.rule->display : label, Group(sub, c.done),
-            Group(sub, c.total));
+      Ratio(label.empty() ? c.rule->display : label, done, total);
   if (!p) return std::nullopt;
   const std::string_view outer = Group(sub, c.outer);
   if (!outer.empty()) {
@@ -441,7 +454,8 @@ std::optional<LeveledProgress> RuleProgress(const CompiledRule& c,
 std::optional<LeveledProgress> MatchProgress(const Matchers& m,
                                              std::string_view line,
                                              const std::vector<int>& hits,
-                                             bool peek) {
+                                             bool peek,
+                                             int64_t* announced_total) {
   if (line.substr(0, 12) == "::aetherflow") {
     if (peek) return std::nullopt;
     absl::StatusOr<Figures> figures = ParseControlLine(line);
@@ -483,7 +497,8 @@ std::optional<LeveledProgress> MatchProgress(const Matchers& m,
     if (c.rule->kind != RuleKind::kProgress) continue;
     // Levels are known before matching, except for labelled counters.
     if (best && c.rule->level >= best->level) continue;
-    std::optional<LeveledProgress> p = RuleProgress(c, line, peek);
+    std::optional<LeveledProgress> p =
+        RuleProgress(c, line, peek, announced_total);
     if (p && (!best || p->level < best->level)) best = std::move(p);
   }
   return best;
@@ -643,7 +658,8 @@ class Analyzer {
   }
 
   void ReadProgress(std::string_view t, bool peek) {
-    std::optional<LeveledProgress> p = MatchProgress(m_, t, hits_, peek);
+    std::optional<LeveledProgress> p =
+        MatchProgress(m_, t, hits_, peek, &cursor_->announced_total);
     // The outermost counter wins: a batch bar does not replace the epoch.
     if (p && p->level <= cursor_->progress_level) {
       cursor_->progress = std::move(p->progress);
@@ -966,6 +982,7 @@ Json StepCursorToJson(const StepCursor& c) {
   if (c.progress_level < kNoProgressLevel) {
     j["progress_level"] = c.progress_level;
   }
+  if (c.announced_total > 0) j["announced_total"] = c.announced_total;
   if (c.progress.known() || !c.progress.text.empty()) {
     j["progress"] = {{"fraction", c.progress.fraction},
                      {"text", c.progress.text}};
@@ -1027,6 +1044,9 @@ absl::StatusOr<StepCursor> StepCursorFromJson(const Json& j) {
   int64_t level = kNoProgressLevel;
   if (!(s = get_int("progress_level", kNoProgressLevel, &level)).ok()) return s;
   c.progress_level = static_cast<int>(level);
+  if (!(s = get_int("announced_total", kMax, &c.announced_total)).ok()) {
+    return s;
+  }
   if (auto it = j.find("progress"); it != j.end() && !it->is_null()) {
     if (!it->is_object()) return bad("progress", "expected an object");
     auto f = it->find("fraction");

@@ -118,6 +118,10 @@ struct StepCursor {
   // counter further in does not replace it.
   Progress progress;
   int progress_level = 9;
+  // A total announced before its counter (Hugging Face's "Total
+  // optimization steps = 564", then "'step': 10" in each log dict); 0 when
+  // none was.
+  int64_t announced_total = 0;
   // Consecutive check-ins (AnalyzeLog calls) without new output, counted
   // only once the step has written something: a step silent from the start
   // is not "stalled".

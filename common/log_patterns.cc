@@ -226,6 +226,14 @@ constexpr LogRule kRules[] = {
      "[2021-04-25 05:35:19 swin_base_patch4_window7_224](main_prune.py 310): "
      "INFO Train: [0/300][4050/5004]   eta 0:17:06 lr 0.000500",
      1},
+    {"hf.total_steps", "Hugging Face Transformers (Trainer)", K::kProgress,
+     R"re(^\s*Total optimization steps = (?P<total>\d+))re",
+     "  Total optimization steps = 564", 2, "step"},
+    {"hf.log_step", "Hugging Face Transformers (Trainer)", K::kProgress,
+     R"re(^\{'loss': .*'step': (?P<done>\d+)\}$)re",
+     "{'loss': 18.6387, 'learning_rate': 4.9113474e-05, 'epoch': "
+     "0.05851063829787234, 'step': 10}",
+     2, "step"},
     {"nextflow.process", "Nextflow", K::kProgress,
      R"re(\[\s*\d+%\]\s+(?P<done>\d+) of (?P<total>\d+))re",
      "[3c/cbb0c0] process > execute_jobs (51) [  0%] 2 of 227, failed: 2, "

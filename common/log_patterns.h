@@ -20,7 +20,9 @@
 //     goes on) makes the line a warning at most: never critical.
 //  5. discovery and progress rules are read whatever the severity.
 //
-// Progress rules capture `done` and `total` (or `pct`); `label` names the
+// Progress rules capture `done` and `total` (or `pct`); a rule with only
+// `total` announces the total of a later rule with only `done` (Hugging
+// Face's "Total optimization steps = 564", then "'step': 10"); `label` names the
 // counter ("Epoch") and `outer` an enclosing counter without a total
 // (OpenMMLab's "Epoch [3][20/500]"). Their `level` says how far out the
 // counter is (0 trials, 1 epochs, 2 steps/tasks, 3 batches/bars): a step's

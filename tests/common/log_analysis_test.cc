@@ -417,6 +417,25 @@ TEST(LogAnalysisTest, ProgressOfBuildAndPipelineTools) {
   }
 }
 
+TEST(LogAnalysisTest, AnnouncedTotalIsKeptForALaterCounter) {
+  StepCursor c;
+  StepAnalysis a = AnalyzeLog({},
+                              "***** Running training *****\n"
+                              "  Total optimization steps = 564\n",
+                              &c);
+  EXPECT_EQ(a.progress.text, "step 0/564");
+  a = AnalyzeLog({},
+                 "{'loss': 18.6387, 'learning_rate': 4.9e-05, 'epoch': 0.05, "
+                 "'step': 141}\n",
+                 &c);
+  EXPECT_EQ(a.progress.text, "step 141/564");
+  EXPECT_DOUBLE_EQ(a.progress.fraction, 0.25);
+  // Without an announced total the counter alone is not progress.
+  StepCursor d;
+  a = AnalyzeLog({}, "{'loss': 1.5, 'epoch': 0.05, 'step': 141}\n", &d);
+  EXPECT_FALSE(a.progress.known());
+}
+
 TEST(LogAnalysisTest, StepProgressTextWithShareAndEta) {
   EXPECT_EQ(StepProgressText(Progress{0.3, "Epoch 3/10"}, 60'000),
             "Epoch 3/10 (30%, eta 2m20s)");
@@ -712,10 +731,12 @@ TEST(LogAnalysisTest, CursorJsonKeepsProgressLevelAndBuiltinBest) {
   AnalyzeLog({},
              "[I 2019-09-26 16:58:23,064] Finished trial#1 resulted in value: "
              "0.34. Current best value is 0.34 with parameters: {}.\n"
+             "  Total optimization steps = 564\n"
              "Epoch 3/10\n",
              &c);
   EXPECT_EQ(c.builtin_best, 0.34);
   EXPECT_EQ(c.progress_level, 1);
+  EXPECT_EQ(c.announced_total, 564);
   absl::StatusOr<StepCursor> back = StepCursorFromJson(StepCursorToJson(c));
   ASSERT_TRUE(back.ok()) << back.status();
   EXPECT_EQ(*back, c);
