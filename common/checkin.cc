@@ -213,6 +213,15 @@ CheckinReport Decide(const RunFacts& run, const std::vector<StepFacts>& steps) {
     for (const StepFacts& s : steps) {
       if (!s.running || ended) continue;
       const Progress& p = s.analysis.progress;
+      if (p.known() || !p.text.empty()) {
+        StepProgressReport sp;
+        sp.step = s.id;
+        sp.progress = p;
+        if (p.known()) sp.eta_ms = EstimateEtaMs(p.fraction, s.elapsed_ms);
+        if (s.elapsed_ms <= 0) sp.eta_ms.reset();
+        sp.text = StepProgressText(p, s.elapsed_ms);
+        r.steps_progress.push_back(std::move(sp));
+      }
       if (p.known()) done += std::min(1.0, p.fraction);
       if (!p.text.empty() && shown < 2) {
         absl::StrAppend(&r.progress_text, " ", s.id, ": ", p.text);
@@ -364,6 +373,9 @@ std::string RenderReport(const CheckinReport& report, std::string_view run_id) {
   for (const Evidence& e : report.evidence) {
     absl::StrAppend(&out, "  ", e.step, ":", e.finding.line, ": ",
                     e.finding.text, "\n");
+  }
+  for (const StepProgressReport& p : report.steps_progress) {
+    absl::StrAppend(&out, "  ", p.step, " progress: ", p.text, "\n");
   }
   if (!report.summary.empty()) absl::StrAppend(&out, report.summary, "\n");
   return out;

@@ -80,6 +80,15 @@ struct StepFacts {
   StepAnalysis analysis;       // this check-in's AnalyzeLog result
   int quiet_checkins = 0;      // StepCursor::quiet_checkins after AnalyzeLog
   std::optional<double> best;  // StepCursor::best, for the summary
+  int64_t elapsed_ms = 0;      // how long this attempt has run, for its ETA
+};
+
+// A running step's own progress (SPEC §6: per-step progress in `poll`).
+struct StepProgressReport {
+  std::string step;
+  Progress progress;
+  std::optional<int64_t> eta_ms;  // from the step's elapsed time and share
+  std::string text;               // StepProgressText()
 };
 
 struct Evidence {
@@ -107,6 +116,8 @@ struct CheckinReport {
   int64_t elapsed_ms = 0;
   // Unknown, or the verdict is kFailed or kSucceeded.
   std::optional<int64_t> eta_ms;
+  // Each running step with progress read from its log, in step order.
+  std::vector<StepProgressReport> steps_progress;
 };
 
 // The verdict, by precedence:
@@ -132,6 +143,8 @@ std::optional<int64_t> EstimateEtaMs(double fraction, int64_t elapsed_ms);
 //   FAILED run=ab12 progress=3/7 elapsed=1m05s eta=-
 //     train:42: ValueError: bad input
 //   step train failed (exit 1); train: 1 error line
+// A running step with progress adds "  train progress: Epoch 3/10 (30%,
+// eta 4m40s)" after the evidence.
 // A progress text with spaces is double-quoted (progress="0/1 train: Trial
 // 5/100"); durations use FormatDurationMs; "-" when unknown.
 std::string RenderReport(const CheckinReport& report, std::string_view run_id);

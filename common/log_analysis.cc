@@ -15,9 +15,13 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "common/control_line.h"
+#include "common/duration.h"
+#include "common/log_patterns.h"
 #include "nlohmann/json.hpp"
 #include "re2/re2.h"
+#include "re2/set.h"
 
 namespace aetherflow {
 namespace {
@@ -39,50 +43,80 @@ RE2::Options QuietOptions() {
   return options;
 }
 
-// The built-in patterns, compiled once (thread-safe static initialisation)
-// and never destroyed, so that no thread can use them during exit.
-struct Defaults {
-  // "Trial 5/100", "Epoch [3/10]", "step 1200/5000", "Trial 5 of 100".
-  RE2 labeled{
-      R"((?i)(?:\b|_)(trial|epoch|step|iter(?:ation)?|batch)s?\s*[:#]?\s*)"
-      R"(\[?\s*(\d+)\s*(?:/|of\b)\s*(\d+))",
-      QuietOptions()};
-  // tqdm's counter before its timing: "45/100 [00:10<00:12, 4.5it/s]".
-  // (Keras' "12/12 [=====]" is a per-epoch bar: not the run's progress.)
-  RE2 tqdm{R"((\d+)/(\d+)\s*\[\d+:\d+)", QuietOptions()};
-  // A percentage where it means progress: leading ("45%|####"), before a
-  // bar, after "progress", or before "complete"/"done". Not any "95%".
-  RE2 percent{R"((?i)^\s*(\d{1,3}(?:\.\d+)?)\s*%|(\d{1,3}(?:\.\d+)?)%\s*\||)"
-              R"(progress\W{0,3}(\d{1,3}(?:\.\d+)?)\s*%|)"
-              R"((\d{1,3}(?:\.\d+)?)\s*%\s*(?:complete|done))",
-              QuietOptions()};
-  // Lines that say a process is dead or about to be.
-  RE2 critical{
-      R"(CUDA out of memory|OutOfMemoryError|\bMemoryError\b|)"
-      R"((?i:\bout of memory\b)|\bKilled\b|\bFATAL\b|(?i:\bfatal(?: error)?:)|)"
-      R"(\bFatal Python error\b|\bpanic:|(?i:segmentation fault)|)"
-      R"(\bcore dumped\b|std::bad_alloc)",
-      QuietOptions()};
-  // "loss: nan", "loss=nan", "val_loss: NaN", "'loss': nan", "loss is nan".
-  RE2 nan_loss{R"((?i)loss[\w/.\-]*['"]?(?:\s*[:=]\s*|\s+(?:is|became|was)\s+))"
-               R"((?:tensor\()?[-+]?nan\b)",
-               QuietOptions()};
-  // "ValueError: x" (a type name), a line starting with Error/error,
-  // an ERROR log level, "file.c:3: error: x". Not "Mean Absolute Error: 0.3".
-  RE2 error{R"(\b[A-Za-z_][\w.]*(?:Error|Exception)\b:|)"
-            R"(^\s*(?:Error|ERROR|error|Exception)\b|\bERROR\b|\berror:)",
-            QuietOptions()};
-  // "UserWarning: x", "Warning:", "WARNING", "warn:", "[warn]", Optuna's
-  // "[W 2024-...]". Not "warnings.warn(" nor "0 warnings".
-  RE2 warning{R"(\b[\w.]*Warning\b|\bWARN(?:ING)?\b|(?i:\bwarn(?:ing)?\s*:)|)"
-              R"((?i:\[warn(?:ing)?\])|^\[W \d)",
-              QuietOptions()};
-  RE2 optuna{R"(Best is trial (\d+) with value: ([^\s,]+))", QuietOptions()};
+// The built-in table (common/log_patterns.h), compiled once (thread-safe
+// static initialisation) and never destroyed, so that no thread can use it
+// during exit. One RE2::Set reads a line against every rule in one pass;
+// a rule's own RE2 is run only on the lines the set says it matches, to read
+// its groups.
+struct CompiledRule {
+  const LogRule* rule = nullptr;
+  std::unique_ptr<RE2> re;
+  int done = -1, total = -1, label = -1, outer = -1;
+  int value = -1, best = -1;
+  std::vector<int> pct, trial, best_trial, values, sev;  // alternatives
 };
 
-const Defaults& GetDefaults() {
-  static const Defaults* defaults = new Defaults;
-  return *defaults;
+struct Builtin {
+  std::vector<CompiledRule> rules;
+  std::unique_ptr<RE2::Set> set;
+  // A line the set cannot read (its DFA ran out of memory) is matched rule
+  // by rule instead.
+  std::unique_ptr<RE2> nan_loss;  // also used on traceback exception lines
+
+  Builtin() {
+    RE2::Options options = QuietOptions();
+    options.set_max_mem(int64_t{64} << 20);
+    set = std::make_unique<RE2::Set>(options, RE2::UNANCHORED);
+    for (const LogRule& r : BuiltinLogRules()) {
+      CompiledRule c;
+      c.rule = &r;
+      c.re = std::make_unique<RE2>(
+          re2::StringPiece(r.pattern.data(), r.pattern.size()), QuietOptions());
+      for (const auto& [name, index] : c.re->NamedCapturingGroups()) {
+        if (name == "done") c.done = index;
+        if (name == "total") c.total = index;
+        if (name == "label") c.label = index;
+        if (name == "outer") c.outer = index;
+        if (name == "best") c.best = index;
+        if (name.rfind("pct", 0) == 0) c.pct.push_back(index);
+        if (name.rfind("trial", 0) == 0) c.trial.push_back(index);
+        if (name.rfind("best_trial", 0) == 0) c.best_trial.push_back(index);
+        if (name.rfind("value", 0) == 0) c.values.push_back(index);
+        if (name.rfind("sev", 0) == 0) c.sev.push_back(index);
+      }
+      std::sort(c.pct.begin(), c.pct.end());
+      std::sort(c.trial.begin(), c.trial.end());
+      std::sort(c.best_trial.begin(), c.best_trial.end());
+      std::sort(c.values.begin(), c.values.end());
+      std::sort(c.sev.begin(), c.sev.end());
+      set->Add(re2::StringPiece(r.pattern.data(), r.pattern.size()), nullptr);
+      rules.push_back(std::move(c));
+    }
+    set->Compile();
+  }
+
+  // Indices of the rules that match `text`, in table order.
+  void Match(std::string_view text, std::vector<int>* hits) const {
+    hits->clear();
+    RE2::Set::ErrorInfo error;
+    if (set->Match(re2::StringPiece(text.data(), text.size()), hits, &error)) {
+      std::sort(hits->begin(), hits->end());
+      return;
+    }
+    if (error.kind == RE2::Set::kNoError) return;  // no rule matched
+    hits->clear();
+    for (size_t i = 0; i < rules.size(); ++i) {
+      if (RE2::PartialMatch(re2::StringPiece(text.data(), text.size()),
+                            *rules[i].re)) {
+        hits->push_back(static_cast<int>(i));
+      }
+    }
+  }
+};
+
+const Builtin& GetBuiltin() {
+  static const Builtin* builtin = new Builtin;
+  return *builtin;
 }
 
 // A step's own pattern, compiled once per process. The daemon analyses each
@@ -107,7 +141,8 @@ std::shared_ptr<const RE2> CompiledPattern(const std::string& pattern) {
 }
 
 // The patterns in force for one call: the step's own where given, the
-// defaults otherwise. Pointers are null for "match nothing".
+// built-in table's families otherwise. Pointers are null for "match
+// nothing"; the builtin_* flags say which table families are on.
 struct Matchers {
   std::vector<std::shared_ptr<const RE2>> owned;
   const RE2* custom_progress = nullptr;
@@ -116,16 +151,28 @@ struct Matchers {
   const RE2* discovery = nullptr;
   const RE2* metric = nullptr;
   WatchSpec::Goal goal = WatchSpec::Goal::kNone;
-  bool optuna = true;
+  bool builtin_error = true;
+  bool builtin_warning = true;
+  // The built-in new-best families (Keras, Lightning, Optuna...); a metric
+  // or a discovery pattern of the step's own replaces them.
+  bool builtin_discovery = true;
 
   explicit Matchers(const WatchSpec& spec) {
-    const Defaults& d = GetDefaults();
     custom_progress = Compile(spec.progress);
-    error = spec.error.empty() ? &d.error : Compile(spec.error);
-    warning = spec.warning.empty() ? &d.warning : Compile(spec.warning);
-    discovery = Compile(spec.discovery);
+    if (!spec.error.empty()) {
+      builtin_error = false;
+      error = Compile(spec.error);
+    }
+    if (!spec.warning.empty()) {
+      builtin_warning = false;
+      warning = Compile(spec.warning);
+    }
+    if (!spec.discovery.empty()) {
+      builtin_discovery = false;
+      discovery = Compile(spec.discovery);
+    }
     if (!spec.metric.empty()) {
-      optuna = false;
+      builtin_discovery = false;
       metric = Compile(spec.metric);
       if (metric != nullptr && metric->NumberOfCapturingGroups() < 1) {
         metric = nullptr;
@@ -142,6 +189,7 @@ struct Matchers {
     return owned.back().get();
   }
 };
+
 
 // Up to 4 capture groups plus the whole match.
 constexpr int kMaxSubmatches = 5;
@@ -310,50 +358,150 @@ std::optional<Progress> Percent(std::string_view number) {
   return p;
 }
 
-// The progress `line` shows, if any. `peek`: the line may be unfinished, so
-// only a match followed by more text counts (its last number is complete).
-std::optional<Progress> MatchProgress(const Matchers& m, std::string_view line,
-                                      bool peek) {
+// No progress read yet: any counter replaces it.
+constexpr int kNoProgressLevel = 9;
+
+struct LeveledProgress {
+  Progress progress;
+  int level = kNoProgressLevel;
+};
+
+// Runs a table rule on `text`; sub[i] is group i (unset groups are null).
+constexpr int kMaxRuleGroups = 16;
+bool RunRule(const CompiledRule& c, std::string_view text,
+             re2::StringPiece* sub) {
+  const int n = std::min(kMaxRuleGroups, 1 + c.re->NumberOfCapturingGroups());
+  return c.re->Match(re2::StringPiece(text.data(), text.size()), 0,
+                     text.size(), RE2::UNANCHORED, sub, n);
+}
+
+// The first set group among `groups`; empty when none is.
+std::string_view FirstSet(const re2::StringPiece* sub,
+                          const std::vector<int>& groups) {
+  for (int g : groups) {
+    if (g < kMaxRuleGroups && sub[g].data() != nullptr) return SV(sub[g]);
+  }
+  return {};
+}
+std::string_view Group(const re2::StringPiece* sub, int g) {
+  return g >= 0 && g < kMaxRuleGroups && sub[g].data() != nullptr
+             ? SV(sub[g])
+             : std::string_view();
+}
+
+int LabelLevel(std::string_view label) {
+  const char c = label.empty() ? 's' : static_cast<char>(label[0] | 0x20);
+  if (c == 't') return 0;  // trial
+  if (c == 'e') return 1;  // epoch
+  if (c == 'b') return 3;  // batch
+  return 2;                // step, iter, iteration
+}
+
+// What one progress rule reads from `line`; nullopt when it makes no sense.
+std::optional<LeveledProgress> RuleProgress(const CompiledRule& c,
+                                            std::string_view line, bool peek,
+                                            int64_t* announced_total) {
+  re2::StringPiece sub[kMaxRuleGroups];
+  if (!RunRule(c, line, sub)) return std::nullopt;
+  // An unfinished line's last number may still grow ("5/10" of "5/100").
+  if (peek && sub[0].data() + sub[0].size() >= line.data() + line.size()) {
+    return std::nullopt;
+  }
+  LeveledProgress out;
+  out.level = c.rule->level;
+  const std::string_view label = Group(sub, c.label);
+  if (out.level < 0) out.level = LabelLevel(label);
+  const std::string_view pct = FirstSet(sub, c.pct);
+  if (!pct.empty()) {
+    std::optional<Progress> p = Percent(pct);
+    if (!p) return std::nullopt;
+    out.progress = *p;
+    return out;
+  }
+  std::string_view done = Group(sub, c.done);
+  std::string_view total = Group(sub, c.total);
+  std::string announced;
+  if (c.done < 0) {
+    // "Total optimization steps = 564": the total of a later counter.
+    int64_t t;
+    if (!absl::SimpleAtoi(AV(total), &t) || t <= 0) return std::nullopt;
+    *announced_total = t;
+    done = "0";
+  } else if (c.total < 0) {
+    if (*announced_total <= 0) return std::nullopt;
+    announced = absl::StrCat(*announced_total);
+    total = announced;
+  }
+  std::optional<Progress> p =
+      Ratio(label.empty() ? c.rule->display : label, done, total);
+  if (!p) return std::nullopt;
+  const std::string_view outer = Group(sub, c.outer);
+  if (!outer.empty()) {
+    // "Epoch [3][20/500]": the epochs have no total here, so the run's share
+    // is unknown; the text says where it is.
+    p->text = absl::StrCat(AV(c.rule->display), " ", AV(outer), " [",
+                           AV(Group(sub, c.done)), "/", AV(Group(sub, c.total)),
+                           "]");
+    p->fraction = -1;
+  }
+  out.progress = std::move(*p);
+  return out;
+}
+
+// The progress `line` shows, if any: of the counters on it, the outermost.
+// `hits`: the table rules the line matches. `peek`: the line may be
+// unfinished, so only a match followed by more text counts.
+std::optional<LeveledProgress> MatchProgress(const Matchers& m,
+                                             std::string_view line,
+                                             const std::vector<int>& hits,
+                                             bool peek,
+                                             int64_t* announced_total) {
   if (line.substr(0, 12) == "::aetherflow") {
     if (peek) return std::nullopt;
     absl::StatusOr<Figures> figures = ParseControlLine(line);
     if (!figures.ok() || !figures->progress) return std::nullopt;
     std::string_view value = *figures->progress;
+    std::optional<Progress> p;
     if (!value.empty() && value.back() == '%') {
-      return Percent(value.substr(0, value.size() - 1));
+      p = Percent(value.substr(0, value.size() - 1));
+    } else if (const size_t slash = value.find('/');
+               slash != std::string_view::npos) {
+      p = Ratio("", value.substr(0, slash), value.substr(slash + 1));
     }
-    const size_t slash = value.find('/');
-    if (slash == std::string_view::npos) return std::nullopt;
-    return Ratio("", value.substr(0, slash), value.substr(slash + 1));
+    if (!p) return std::nullopt;
+    return LeveledProgress{std::move(*p), 0};
   }
-  re2::StringPiece sub[kMaxSubmatches];
-  int n = 0;
-  auto complete = [&] {
-    return !peek || sub[0].data() + sub[0].size() < line.data() + line.size();
-  };
   if (m.custom_progress != nullptr) {
-    if (!Find(*m.custom_progress, line, sub, &n) || !complete()) {
+    re2::StringPiece sub[kMaxSubmatches];
+    int n = 0;
+    if (!Find(*m.custom_progress, line, sub, &n) ||
+        (peek && sub[0].data() + sub[0].size() >= line.data() + line.size())) {
       return std::nullopt;
     }
-    if (n >= 3) return Ratio("", SV(sub[1]), SV(sub[2]));
-    if (n == 2) return Percent(SV(sub[1]));
-    Progress p;
-    p.text = CleanText(SV(sub[0]), 80);
-    return p;
-  }
-  const Defaults& d = GetDefaults();
-  if (Find(d.labeled, line, sub, &n) && complete()) {
-    if (auto p = Ratio(SV(sub[1]), SV(sub[2]), SV(sub[3]))) return p;
-  }
-  if (Find(d.tqdm, line, sub, &n) && complete()) {
-    if (auto p = Ratio("", SV(sub[1]), SV(sub[2]))) return p;
-  }
-  if (Find(d.percent, line, sub, &n) && complete()) {
-    for (int i = 1; i < n; ++i) {
-      if (sub[i].data() != nullptr) return Percent(SV(sub[i]));
+    std::optional<Progress> p;
+    if (n >= 3) {
+      p = Ratio("", SV(sub[1]), SV(sub[2]));
+    } else if (n == 2) {
+      p = Percent(SV(sub[1]));
+    } else {
+      p = Progress{};
+      p->text = CleanText(SV(sub[0]), 80);
     }
+    if (!p) return std::nullopt;
+    return LeveledProgress{std::move(*p), 0};
   }
-  return std::nullopt;
+  const Builtin& b = GetBuiltin();
+  std::optional<LeveledProgress> best;
+  for (int i : hits) {
+    const CompiledRule& c = b.rules[i];
+    if (c.rule->kind != RuleKind::kProgress) continue;
+    // Levels are known before matching, except for labelled counters.
+    if (best && c.rule->level >= best->level) continue;
+    std::optional<LeveledProgress> p =
+        RuleProgress(c, line, peek, announced_total);
+    if (p && (!best || p->level < best->level)) best = std::move(p);
+  }
+  return best;
 }
 
 // Keeps the first and last kFindingsKeptAtEachEnd findings of each kind.
@@ -400,6 +548,36 @@ class Collector {
   Bucket buckets_[kFindingKinds];
 };
 
+enum class Severity { kNone, kWarning, kError, kCritical };
+
+// The line's own severity prefix ("W0712", "[E file.cpp:1]", "WARNING:").
+enum class Prefix { kNone, kDebugInfo, kWarning, kError, kFatal };
+
+Prefix PrefixOf(const CompiledRule& c, std::string_view line) {
+  re2::StringPiece sub[kMaxRuleGroups];
+  if (!RunRule(c, line, sub)) return Prefix::kNone;
+  const std::string_view sev = FirstSet(sub, c.sev);
+  if (sev.empty()) return Prefix::kNone;
+  switch (sev[0] | 0x20) {
+    case 'd':
+    case 'i':
+      return Prefix::kDebugInfo;
+    case 'w':
+      return Prefix::kWarning;
+    case 'e':
+      return Prefix::kError;
+    case 'f':
+    case 'c':
+      return Prefix::kFatal;
+  }
+  return Prefix::kNone;
+}
+
+bool ParseNumber(std::string_view s, double* out) {
+  while (!s.empty() && (s.back() == '.' || s.back() == ',')) s.remove_suffix(1);
+  return absl::SimpleAtod(AV(s), out) && std::isfinite(*out);
+}
+
 class Analyzer {
  public:
   Analyzer(const WatchSpec& spec, StepCursor* cursor)
@@ -412,7 +590,8 @@ class Analyzer {
     const std::string_view text = Clean(raw);
     const std::string_view t = Trim(text);
     if (t.empty()) return;
-    const Defaults& d = GetDefaults();
+    const Builtin& b = GetBuiltin();
+    b.Match(t, &hits_);
     if (cursor_->in_traceback) {
       // Frames are indented ("  File ...", "    code", "    ^^^"); the
       // first line that is not is the exception, the one worth reporting.
@@ -421,28 +600,32 @@ class Analyzer {
         return;
       }
       cursor_->in_traceback = false;
-      collector_.Add(Matches(&d.critical, t) ? FindingKind::kCritical
-                                             : FindingKind::kError,
+      collector_.Add(Classify(t) == Severity::kCritical ? FindingKind::kCritical
+                                                        : FindingKind::kError,
                      line_no, CleanText(t, kMaxFindingTextBytes));
       return;
     }
     if (t.find("Traceback (most recent call last)") != std::string_view::npos) {
+      // A bar may stand before it on the same line.
+      ReadProgress(t, /*peek=*/false);
       cursor_->in_traceback = true;
       return;
     }
-    bool is_error = false;
-    if (Matches(&d.critical, t) || Matches(&d.nan_loss, t)) {
-      collector_.Add(FindingKind::kCritical, line_no,
-                     CleanText(t, kMaxFindingTextBytes));
-      is_error = true;
-    } else if (Matches(m_.error, t)) {
-      collector_.Add(FindingKind::kError, line_no,
-                     CleanText(t, kMaxFindingTextBytes));
-      is_error = true;
-    }
-    if (!is_error && Matches(m_.warning, t)) {
-      collector_.Add(FindingKind::kWarning, line_no,
-                     CleanText(t, kMaxFindingTextBytes));
+    switch (Classify(t)) {
+      case Severity::kCritical:
+        collector_.Add(FindingKind::kCritical, line_no,
+                       CleanText(t, kMaxFindingTextBytes));
+        break;
+      case Severity::kError:
+        collector_.Add(FindingKind::kError, line_no,
+                       CleanText(t, kMaxFindingTextBytes));
+        break;
+      case Severity::kWarning:
+        collector_.Add(FindingKind::kWarning, line_no,
+                       CleanText(t, kMaxFindingTextBytes));
+        break;
+      case Severity::kNone:
+        break;
     }
     if (Matches(m_.discovery, t)) {
       collector_.Add(FindingKind::kDiscovery, line_no,
@@ -450,10 +633,10 @@ class Analyzer {
     }
     if (m_.metric != nullptr) {
       Metric(t, line_no);
-    } else if (m_.optuna) {
-      Optuna(t, line_no);
+    } else if (m_.builtin_discovery) {
+      BuiltinDiscovery(t, line_no);
     }
-    if (auto p = MatchProgress(m_, t, /*peek=*/false)) cursor_->progress = *p;
+    ReadProgress(t, /*peek=*/false);
   }
 
   // The unfinished last line: only its progress is read now.
@@ -461,7 +644,8 @@ class Analyzer {
     if (cursor_->in_traceback) return;
     const std::string_view t = Trim(Clean(raw));
     if (t.empty()) return;
-    if (auto p = MatchProgress(m_, t, /*peek=*/true)) cursor_->progress = *p;
+    GetBuiltin().Match(t, &hits_);
+    ReadProgress(t, /*peek=*/true);
   }
 
   void Finish(StepAnalysis* out) { collector_.Finish(out); }
@@ -471,6 +655,102 @@ class Analyzer {
     if (raw.find('\x1b') == std::string_view::npos) return raw;
     StripAnsiInto(raw, &buffer_);
     return buffer_;
+  }
+
+  void ReadProgress(std::string_view t, bool peek) {
+    std::optional<LeveledProgress> p =
+        MatchProgress(m_, t, hits_, peek, &cursor_->announced_total);
+    // The outermost counter wins: a batch bar does not replace the epoch.
+    if (p && p->level <= cursor_->progress_level) {
+      cursor_->progress = std::move(p->progress);
+      cursor_->progress_level = p->level;
+    }
+  }
+
+  // The severity of line `t` by the precedence of common/log_patterns.h;
+  // hits_ holds the table rules `t` matches.
+  Severity Classify(std::string_view t) {
+    const Builtin& b = GetBuiltin();
+    bool harmless = false;
+    Prefix prefix = Prefix::kNone;
+    Severity beats = Severity::kNone;
+    for (int i : hits_) {
+      const CompiledRule& c = b.rules[i];
+      if (c.rule->kind == RuleKind::kHarmless) harmless = true;
+      if (c.rule->kind == RuleKind::kSeverityPrefix &&
+          prefix == Prefix::kNone) {
+        prefix = PrefixOf(c, t);
+      }
+      if (c.rule->beats_harmless) beats = Severity::kWarning;
+    }
+    // 1. Harmless text is blanked before the severity rules read the line.
+    std::string_view rest = t;
+    const std::vector<int>* hits = &hits_;
+    if (harmless) {
+      blanked_.assign(t.data(), t.size());
+      for (int i : hits_) {
+        const CompiledRule& c = b.rules[i];
+        if (c.rule->kind != RuleKind::kHarmless) continue;
+        re2::StringPiece in(t.data(), t.size()), match;
+        size_t from = 0;
+        while (from <= t.size() &&
+               c.re->Match(in, from, t.size(), RE2::UNANCHORED, &match, 1)) {
+          const size_t at = match.data() - t.data();
+          std::fill(blanked_.begin() + at,
+                    blanked_.begin() + at + match.size(), ' ');
+          from = at + std::max<size_t>(1, match.size());
+        }
+      }
+      rest = blanked_;
+      b.Match(rest, &rest_hits_);
+      hits = &rest_hits_;
+    }
+    // 2. critical > error > warning among the rules.
+    Severity s = Severity::kNone;
+    bool goes_on = false;
+    for (int i : *hits) {
+      const LogRule& r = *b.rules[i].rule;
+      switch (r.kind) {
+        case RuleKind::kCritical:
+          s = Severity::kCritical;
+          break;
+        case RuleKind::kError:
+          if (m_.builtin_error) s = std::max(s, Severity::kError);
+          break;
+        case RuleKind::kWarning:
+          if (r.goes_on) goes_on = true;
+          if (m_.builtin_warning) s = std::max(s, Severity::kWarning);
+          break;
+        default:
+          break;
+      }
+    }
+    if (Matches(m_.error, rest)) s = std::max(s, Severity::kError);
+    if (Matches(m_.warning, rest)) s = std::max(s, Severity::kWarning);
+    s = std::max(s, beats);
+    // 3. The line's own severity decides between warning and error.
+    switch (prefix) {
+      case Prefix::kWarning:
+        // A step's own warning pattern replaces the prefix's word too.
+        if (s != Severity::kNone || (!harmless && m_.builtin_warning)) {
+          s = Severity::kWarning;
+        }
+        break;
+      case Prefix::kError:
+        if (!harmless && m_.builtin_error) s = std::max(s, Severity::kError);
+        break;
+      case Prefix::kFatal:
+        if (!harmless) s = Severity::kCritical;
+        break;
+      case Prefix::kDebugInfo:
+        if (s == Severity::kError) s = Severity::kWarning;
+        break;
+      case Prefix::kNone:
+        break;
+    }
+    // 4. A line that says the job skips or retries and goes on.
+    if (goes_on && s > Severity::kWarning) s = Severity::kWarning;
+    return s;
   }
 
   void Metric(std::string_view t, int64_t line_no) {
@@ -498,25 +778,75 @@ class Analyzer {
                              kMaxFindingTextBytes));
   }
 
-  void Optuna(std::string_view t, int64_t line_no) {
-    if (t.find("Best is trial") == std::string_view::npos) return;
-    re2::StringPiece sub[kMaxSubmatches];
-    int n = 0;
-    int64_t trial;
-    if (!Find(GetDefaults().optuna, t, sub, &n) ||
-        !absl::SimpleAtoi(AV(SV(sub[1])), &trial)) {
+  // The table's discovery rules: an event line is news; a state line is
+  // news only when the best it states changed since the cursor's baseline.
+  void BuiltinDiscovery(std::string_view t, int64_t line_no) {
+    const Builtin& b = GetBuiltin();
+    for (int i : hits_) {
+      const CompiledRule& c = b.rules[i];
+      if (c.rule->kind != RuleKind::kDiscovery) continue;
+      re2::StringPiece sub[kMaxRuleGroups];
+      if (!RunRule(c, t, sub)) continue;
+      if (!c.best_trial.empty()) {
+        Optuna(sub, c, line_no);
+      } else if (c.rule->state) {
+        StateValue(sub, c, t, line_no);
+      } else if (Event(sub, c)) {
+        collector_.Add(FindingKind::kDiscovery, line_no,
+                       CleanText(t, kMaxFindingTextBytes));
+      }
+      return;  // one discovery per line
+    }
+  }
+
+  // "reached 0.91 (best 0.91)" is news; "reached 0.85 (best 0.91)" is not.
+  bool Event(const re2::StringPiece* sub, const CompiledRule& c) {
+    const std::string_view best = Group(sub, c.best);
+    if (best.empty()) return true;
+    double v, bv;
+    return ParseNumber(FirstSet(sub, c.values), &v) && ParseNumber(best, &bv) &&
+           v == bv;
+  }
+
+  // Optuna's "Current best value is X" (< 2.0): news when this trial is the
+  // best (its value equals it) or when the best changed since the baseline.
+  void StateValue(const re2::StringPiece* sub, const CompiledRule& c,
+                  std::string_view t, int64_t line_no) {
+    double value, best;
+    if (!ParseNumber(Group(sub, c.best), &best)) return;
+    const bool this_trial =
+        ParseNumber(FirstSet(sub, c.values), &value) && value == best;
+    const std::optional<double> old = cursor_->builtin_best;
+    cursor_->builtin_best = best;
+    if (old ? *old == best : !this_trial) return;  // the baseline, or no news
+    collector_.Add(FindingKind::kDiscovery, line_no,
+                   CleanText(t, kMaxFindingTextBytes));
+  }
+
+  // "Trial 5 finished ... Best is trial 5": trial 5 is a new best. "Trial 42
+  // finished ... Best is trial 31": the best so far, news only if it changed.
+  void Optuna(const re2::StringPiece* sub, const CompiledRule& c,
+              int64_t line_no) {
+    int64_t best_trial, trial = -1;
+    if (!absl::SimpleAtoi(AV(FirstSet(sub, c.best_trial)), &best_trial)) {
       return;
     }
+    const std::string_view finished = FirstSet(sub, c.trial);
+    if (!finished.empty() && !absl::SimpleAtoi(AV(finished), &trial)) {
+      trial = -1;
+    }
     const std::optional<int64_t> old = cursor_->optuna_best_trial;
-    if (old == trial) return;  // the same best, never announced twice
-    cursor_->optuna_best_trial = trial;
-    std::string_view value = SV(sub[2]);
-    if (!value.empty() && value.back() == '.') value.remove_suffix(1);
-    const std::string was =
-        old ? absl::StrCat("was trial ", *old) : "first best";
+    if (old == best_trial) return;  // the same best, never announced twice
+    cursor_->optuna_best_trial = best_trial;
+    if (!old && trial != best_trial) return;  // first seen mid-run: baseline
+    std::string_view value = FirstSet(sub, c.values);
+    while (!value.empty() && value.back() == '.') value.remove_suffix(1);
+    const std::string was = old              ? absl::StrCat("was trial ", *old)
+                            : best_trial == 0 ? std::string("first best")
+                                              : std::string("new best");
     collector_.Add(
         FindingKind::kDiscovery, line_no,
-        CleanText(absl::StrCat("Best is trial ", trial,
+        CleanText(absl::StrCat("Best is trial ", best_trial,
                                " with value: ", AV(value), " (", was, ")"),
                   kMaxFindingTextBytes));
   }
@@ -524,8 +854,11 @@ class Analyzer {
   Matchers m_;
   StepCursor* cursor_;
   Collector collector_;
-  std::string buffer_;  // a line without its ANSI sequences
+  std::string buffer_;   // a line without its ANSI sequences
+  std::string blanked_;  // a line without its harmless text
+  std::vector<int> hits_, rest_hits_;
 };
+
 
 size_t FindLineEnd(std::string_view data, size_t from) {
   for (size_t i = from; i < data.size(); ++i) {
@@ -645,6 +978,11 @@ Json StepCursorToJson(const StepCursor& c) {
   j["in_traceback"] = c.in_traceback;
   if (c.best) j["best"] = *c.best;
   if (c.optuna_best_trial) j["optuna_best_trial"] = *c.optuna_best_trial;
+  if (c.builtin_best) j["builtin_best"] = *c.builtin_best;
+  if (c.progress_level < kNoProgressLevel) {
+    j["progress_level"] = c.progress_level;
+  }
+  if (c.announced_total > 0) j["announced_total"] = c.announced_total;
   if (c.progress.known() || !c.progress.text.empty()) {
     j["progress"] = {{"fraction", c.progress.fraction},
                      {"text", c.progress.text}};
@@ -698,6 +1036,16 @@ absl::StatusOr<StepCursor> StepCursorFromJson(const Json& j) {
     int64_t trial = 0;
     if (!(s = get_int("optuna_best_trial", kMax, &trial)).ok()) return s;
     c.optuna_best_trial = trial;
+  }
+  if (auto it = j.find("builtin_best"); it != j.end() && !it->is_null()) {
+    if (!it->is_number()) return bad("builtin_best", "expected a number");
+    c.builtin_best = it->get<double>();
+  }
+  int64_t level = kNoProgressLevel;
+  if (!(s = get_int("progress_level", kNoProgressLevel, &level)).ok()) return s;
+  c.progress_level = static_cast<int>(level);
+  if (!(s = get_int("announced_total", kMax, &c.announced_total)).ok()) {
+    return s;
   }
   if (auto it = j.find("progress"); it != j.end() && !it->is_null()) {
     if (!it->is_object()) return bad("progress", "expected an object");
@@ -762,6 +1110,27 @@ StepAnalysis AnalyzeLog(const WatchSpec& spec, std::string_view data,
   } else if (cursor->offset + cursor->pending > 0) {
     ++cursor->quiet_checkins;
   }
+  return out;
+}
+
+std::string StepProgressText(const Progress& progress,
+                             int64_t step_elapsed_ms) {
+  if (!progress.known()) return progress.text;
+  std::string out = progress.text;
+  const std::string share =
+      absl::StrFormat("%.0f%%", std::floor(progress.fraction * 100));
+  // "45%" says its share already.
+  const bool says_share = out == share || out.empty();
+  if (out.empty()) out = share;
+  std::vector<std::string> notes;
+  if (!says_share) notes.push_back(share);
+  if (step_elapsed_ms > 0 && progress.fraction > 0 && progress.fraction < 1) {
+    const double eta = static_cast<double>(step_elapsed_ms) *
+                       (1 - progress.fraction) / progress.fraction;
+    notes.push_back(absl::StrCat(
+        "eta ", FormatDurationMs(static_cast<int64_t>(std::min(eta, 1e15)))));
+  }
+  if (!notes.empty()) absl::StrAppend(&out, " (", absl::StrJoin(notes, ", "), ")");
   return out;
 }
 

@@ -39,10 +39,13 @@ inline constexpr int kFindingsKeptAtEachEnd = 10;
 //  - error: replaces the generic error lines (`ValueError: ...`, `ERROR`,
 //    `error:`). Python tracebacks and critical lines (out of memory,
 //    `Killed`, `FATAL`, `panic:`, segfaults, a `nan` loss) are always on.
-//  - warning, discovery: replace theirs (there is no default discovery).
+//  - warning, discovery: replace theirs. The built-in discoveries are new
+//    bests as libraries print them (Keras "improved from", Lightning
+//    "reached X (best X)", Optuna "Best is trial N", ...: the table in
+//    common/log_patterns.h).
 //  - metric: its first capture group is a number; with `goal`, a strictly
-//    better value is a new best. A metric replaces the built-in Optuna
-//    detector (`Best is trial N with value: X`).
+//    better value is a new best. A metric replaces the built-in new-best
+//    detectors.
 struct WatchSpec {
   enum class Goal { kNone, kMin, kMax };
   std::string progress;
@@ -104,10 +107,21 @@ struct StepCursor {
   bool in_traceback = false;
   // Best value of watch.metric so far.
   std::optional<double> best;
-  // Optuna's best trial so far ("Best is trial N ...").
+  // Optuna's best trial so far ("Best is trial N ..."). The first one seen
+  // is the baseline unless its own trial just reached it.
   std::optional<int64_t> optuna_best_trial;
-  // Latest progress read from the log.
+  // The best value a built-in "state" rule stated so far (Optuna < 2.0's
+  // "Current best value is X").
+  std::optional<double> builtin_best;
+  // Progress of the outermost counter read from the log, and how far out it
+  // is (common/log_patterns.h: 0 trials ... 3 batches; 9 when none yet): a
+  // counter further in does not replace it.
   Progress progress;
+  int progress_level = 9;
+  // A total announced before its counter (Hugging Face's "Total
+  // optimization steps = 564", then "'step': 10" in each log dict); 0 when
+  // none was.
+  int64_t announced_total = 0;
   // Consecutive check-ins (AnalyzeLog calls) without new output, counted
   // only once the step has written something: a step silent from the start
   // is not "stalled".
@@ -155,6 +169,14 @@ struct StepAnalysis {
 // match nothing. Thread-safe: it touches nothing but *cursor.
 StepAnalysis AnalyzeLog(const WatchSpec& spec, std::string_view data,
                         StepCursor* cursor);
+
+// One step's progress as `poll`, `status` and the monitor show it: the text
+// with its share and, when `step_elapsed_ms` > 0 and the share is known, an
+// ETA: "Epoch 3/10 (30%, eta 4m40s)", "Epoch 3 [43/43]", "45%"; empty when
+// nothing is known. For the daemon: keep a StepCursor per running step,
+// feed AnalyzeLog what the step wrote since (from cursor.offset), and
+// publish StepProgressText(cursor.progress, now - step start).
+std::string StepProgressText(const Progress& progress, int64_t step_elapsed_ms);
 
 // `text` without ANSI escape sequences (CSI, OSC, DCS and 2-3 byte escapes).
 std::string StripAnsi(std::string_view text);

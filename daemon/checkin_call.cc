@@ -276,6 +276,9 @@ class CheckInCall : public StreamCore,
       fact.running = running;
       fact.failed = failed;
       fact.retried = retried_.count(id) > 0;
+      if (running && step.started_at_ms() > 0) {
+        fact.elapsed_ms = std::max<int64_t>(0, now_ms - step.started_at_ms());
+      }
       if (failed) fact.failure = failed_[id];
       if (analysis != analyses_.end()) fact.analysis = analysis->second;
       StepCursor& cursor = work_.steps[id];
@@ -322,6 +325,17 @@ class CheckInCall : public StreamCore,
                                   {"kind", FindingKindName(e.finding.kind)}});
     }
     json["evidence_omitted"] = report.evidence_omitted;
+    json["steps"] = nlohmann::json::array();
+    for (const StepProgressReport& p : report.steps_progress) {
+      json["steps"].push_back(
+          {{"step", p.step},
+           {"progress", p.progress.text},
+           {"fraction", p.progress.known() ? nlohmann::json(p.progress.fraction)
+                                           : nlohmann::json(nullptr)},
+           {"eta_s", p.eta_ms ? nlohmann::json(*p.eta_ms / 1000.0)
+                              : nlohmann::json(nullptr)},
+           {"text", p.text}});
+    }
     json["summary"] = report.summary;
     json["run_state"] = RunStateName(facts.state);
     json["next_checkin_s"] = IsFinal(facts.state)

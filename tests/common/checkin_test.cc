@@ -314,6 +314,27 @@ TEST(CheckinTest, ProgressAndEta) {
   EXPECT_TRUE(EstimateEtaMs(1e-300, 1000).has_value());  // capped, defined
 }
 
+TEST(CheckinTest, EachRunningStepShowsItsProgressAndEta) {
+  StepFacts s = Step("train");
+  s.analysis.progress = Progress{0.3, "Epoch 3/10"};
+  s.elapsed_ms = 60'000;
+  StepFacts done = Step("prep");
+  done.running = false;
+  done.analysis.progress = Progress{1, "100/100"};
+  RunFacts run = Running(90'000);
+  run.steps_total = 2;
+  run.completed = 1;
+  CheckinReport r = Decide(run, {done, s});
+  ASSERT_EQ(r.steps_progress.size(), 1u);
+  EXPECT_EQ(r.steps_progress[0].step, "train");
+  EXPECT_EQ(r.steps_progress[0].eta_ms, 140'000);
+  EXPECT_EQ(r.steps_progress[0].text, "Epoch 3/10 (30%, eta 2m20s)");
+  const std::string text = RenderReport(r, "r1");
+  EXPECT_NE(text.find("\n  train progress: Epoch 3/10 (30%, eta 2m20s)\n"),
+            std::string::npos)
+      << text;
+}
+
 TEST(CheckinTest, EvidenceIsCapped) {
   StepFacts s = Step("train");
   for (int i = 1; i <= 30; ++i) {

@@ -369,7 +369,138 @@ TEST(LogAnalysisTest, CustomProgressWithOneGroupIsAPercentage) {
   EXPECT_DOUBLE_EQ(a.progress.fraction, 0.4);
 }
 
+
+TEST(LogAnalysisTest, OutermostCounterWinsOverItsBatchBar) {
+  StepCursor c;
+  StepAnalysis a = AnalyzeLog({},
+                              "Epoch 3/10\n"
+                              "430/430 [==============================] - 1s "
+                              "2ms/step - loss: 0.30\n",
+                              &c);
+  EXPECT_EQ(a.progress.text, "Epoch 3/10");
+  EXPECT_EQ(c.progress_level, 1);
+  // The next epoch replaces it; bars never do.
+  a = AnalyzeLog({}, " 12/430 [>....] - ETA: 3s\nEpoch 4/10\n", &c);
+  EXPECT_EQ(a.progress.text, "Epoch 4/10");
+  // A bar alone is read.
+  StepCursor k;
+  a = AnalyzeLog({}, "430/430 [==============================] - 1s 2ms/step\n",
+                 &k);
+  EXPECT_EQ(a.progress.text, "430/430");
+  EXPECT_DOUBLE_EQ(a.progress.fraction, 1.0);
+}
+
+TEST(LogAnalysisTest, ProgressOfBuildAndPipelineTools) {
+  struct Case {
+    const char* line;
+    const char* text;
+    double fraction;
+  };
+  const Case cases[] = {
+      {"[3c/cbb0c0] process > align (51) [  0%] 2 of 227, failed: 2", "2/227",
+       2.0 / 227},
+      {"1 of 3 steps (33%) done", "steps 1/3", 1.0 / 3},
+      {"[112/156] Building CXX object caffe.cpp.obj", "112/156", 112.0 / 156},
+      {"tests/test_a.py ..........                      [ 45%]", "45%", 0.45},
+      {"[ 12%] Building CXX object lib/Timer.cpp.o", "12%", 0.12},
+      {" iteration     5428/  250000 | consumed samples: 43424 |",
+       "iteration 5428/250000", 5428.0 / 250000},
+      {"Number of trials: 4/4 (1 RUNNING, 3 TERMINATED)", "trials 3/4", 0.75},
+      {"2023-05-31 15:08:46,211 - mmaction - INFO - Epoch [2][20/500]\tlr: 1",
+       "Epoch 2 [20/500]", -1},
+  };
+  for (const Case& k : cases) {
+    StepCursor c;
+    StepAnalysis a = AnalyzeLog({}, std::string(k.line) + "\n", &c);
+    EXPECT_EQ(a.progress.text, k.text) << k.line;
+    EXPECT_DOUBLE_EQ(a.progress.fraction, k.fraction) << k.line;
+  }
+}
+
+TEST(LogAnalysisTest, AnnouncedTotalIsKeptForALaterCounter) {
+  StepCursor c;
+  StepAnalysis a = AnalyzeLog({},
+                              "***** Running training *****\n"
+                              "  Total optimization steps = 564\n",
+                              &c);
+  EXPECT_EQ(a.progress.text, "step 0/564");
+  a = AnalyzeLog({},
+                 "{'loss': 18.6387, 'learning_rate': 4.9e-05, 'epoch': 0.05, "
+                 "'step': 141}\n",
+                 &c);
+  EXPECT_EQ(a.progress.text, "step 141/564");
+  EXPECT_DOUBLE_EQ(a.progress.fraction, 0.25);
+  // Without an announced total the counter alone is not progress.
+  StepCursor d;
+  a = AnalyzeLog({}, "{'loss': 1.5, 'epoch': 0.05, 'step': 141}\n", &d);
+  EXPECT_FALSE(a.progress.known());
+}
+
+TEST(LogAnalysisTest, StepProgressTextWithShareAndEta) {
+  EXPECT_EQ(StepProgressText(Progress{0.3, "Epoch 3/10"}, 60'000),
+            "Epoch 3/10 (30%, eta 2m20s)");
+  EXPECT_EQ(StepProgressText(Progress{0.3, "Epoch 3/10"}, 0),
+            "Epoch 3/10 (30%)");
+  EXPECT_EQ(StepProgressText(Progress{0.45, "45%"}, 0), "45%");
+  EXPECT_EQ(StepProgressText(Progress{1, "100/100"}, 5000), "100/100 (100%)");
+  EXPECT_EQ(StepProgressText(Progress{-1, "Epoch 3 [43/43]"}, 5000),
+            "Epoch 3 [43/43]");
+  EXPECT_EQ(StepProgressText(Progress{}, 5000), "");
+}
+
 // ------------------------------------------------------------- discoveries
+
+TEST(LogAnalysisTest, FirstBestSeenMidRunIsTheBaseline) {
+  auto line = [](int t, int best) {
+    return absl::StrCat("[I 2020-12-16 12:46:55,364] Trial ", t,
+                        " finished with value: 0.93 and parameters: {'x': 1}."
+                        " Best is trial ",
+                        best, " with value: 0.95.\n");
+  };
+  StepCursor c;
+  StepAnalysis a = AnalyzeLog({}, line(42, 31) + line(43, 31), &c);
+  EXPECT_TRUE(a.findings.empty()) << Describe(a.findings);
+  EXPECT_EQ(c.optuna_best_trial, 31);
+  a = AnalyzeLog({}, line(44, 31) + line(45, 45), &c);
+  EXPECT_EQ(Describe(a.findings),
+            "discovery 4: Best is trial 45 with value: 0.95 (was trial 31)\n");
+  // A trial that reaches the best as it finishes is news even unseen before.
+  StepCursor d;
+  a = AnalyzeLog({}, line(7, 7), &d);
+  EXPECT_EQ(a.count(FindingKind::kDiscovery), 1);
+}
+
+TEST(LogAnalysisTest, NewBestsAsLibrariesPrintThem) {
+  StepCursor c;
+  StepAnalysis a = AnalyzeLog(
+      {},
+      "Epoch 00002: val_acc improved from 0.39000 to 0.54000, saving model to "
+      "/tmp/model.h5\n"
+      "Epoch 00003: val_acc did not improve from 0.54000\n"
+      "Validation loss decreased (0.410000 --> 0.370000).  Saving model ...\n"
+      "Epoch 3, global step 1200: 'val_acc' reached 0.91000 (best 0.91000), "
+      "saving model to '/ckpt/best.ckpt' as top 1\n"
+      "Epoch 4, global step 1600: 'val_acc' reached 0.88000 (best 0.91000), "
+      "saving model to '/ckpt/e4.ckpt' as top 2\n"
+      "The best checkpoint with 0.8 accuracy_top-1 at 2 epoch is saved to "
+      "best_accuracy_top-1_epoch_2.pth.\n",
+      &c);
+  EXPECT_EQ(Describe(Of(a, FindingKind::kDiscovery)),
+            "discovery 1: Epoch 00002: val_acc improved from 0.39000 to "
+            "0.54000, saving model to /tmp/model.h5\n"
+            "discovery 3: Validation loss decreased (0.410000 --> 0.370000).  "
+            "Saving model ...\n"
+            "discovery 4: Epoch 3, global step 1200: 'val_acc' reached 0.91000 "
+            "(best 0.91000), saving model to '/ckpt/best.ckpt' as top 1\n"
+            "discovery 6: The best checkpoint with 0.8 accuracy_top-1 at 2 "
+            "epoch is saved to best_accuracy_top-1_epoch_2.pth.\n");
+  EXPECT_EQ(a.findings.size(), 4u) << Describe(a.findings);
+  // A metric of the step's own replaces them.
+  StepCursor m;
+  a = AnalyzeLog(Spec(R"j({"metric": "acc=([0-9.]+)", "goal": "max"})j"),
+                 "Epoch 00002: val_acc improved from 0.39 to 0.54\n", &m);
+  EXPECT_TRUE(a.findings.empty()) << Describe(a.findings);
+}
 
 TEST(LogAnalysisTest, OptunaBestChangeIsAnnouncedOnce) {
   const std::string trial =
@@ -593,6 +724,24 @@ TEST(LogAnalysisTest, QuietCheckinsCountOnlyAfterOutput) {
   EXPECT_TRUE(a.new_output);
   EXPECT_TRUE(a.progress_changed);
   EXPECT_EQ(c.quiet_checkins, 0);
+}
+
+TEST(LogAnalysisTest, CursorJsonKeepsProgressLevelAndBuiltinBest) {
+  StepCursor c;
+  AnalyzeLog({},
+             "[I 2019-09-26 16:58:23,064] Finished trial#1 resulted in value: "
+             "0.34. Current best value is 0.34 with parameters: {}.\n"
+             "  Total optimization steps = 564\n"
+             "Epoch 3/10\n",
+             &c);
+  EXPECT_EQ(c.builtin_best, 0.34);
+  EXPECT_EQ(c.progress_level, 1);
+  EXPECT_EQ(c.announced_total, 564);
+  absl::StatusOr<StepCursor> back = StepCursorFromJson(StepCursorToJson(c));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, c);
+  EXPECT_FALSE(StepCursorFromJson(Json::parse(R"j({"progress_level": 10})j"))
+                   .ok());
 }
 
 TEST(LogAnalysisTest, CursorJsonRoundTrip) {
