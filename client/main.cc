@@ -117,10 +117,10 @@ int main(int argc, char** argv) {
   CLI::App* cancel = app.add_subcommand("cancel", "stop a run");
   add_run(cancel);
   CLI::App* pause = app.add_subcommand(
-      "pause", "no new step of a run starts (running steps go on); resume lets it go on");
+      "pause", "pause a run: no new step starts, running ones go on");
   add_run(pause);
   CLI::App* resume = app.add_subcommand(
-      "resume", "let a paused run go on, or run again what did not complete of a run");
+      "resume", "let a paused run go on, or run again what did not complete");
   add_run(resume);
   bool resume_follow = false;
   resume->add_flag("-f,--follow", resume_follow, "then follow it");
