@@ -5,7 +5,20 @@
 #include <cstdlib>
 #include <string>
 
+extern char** environ;
+
 namespace aetherflow {
+
+std::map<std::string, std::string> ShellEnvironment() {
+  std::map<std::string, std::string> env;
+  for (char** entry = environ; *entry; ++entry) {
+    std::string_view text(*entry);
+    std::size_t eq = text.find('=');
+    if (eq == std::string_view::npos) continue;
+    env.emplace(text.substr(0, eq), text.substr(eq + 1));
+  }
+  return env;
+}
 
 int64_t WallNowMs() {
   return std::chrono::duration_cast<std::chrono::milliseconds>(

@@ -3,7 +3,9 @@
 #define AETHERFLOW_CLIENT_CLI_UTIL_H_
 
 #include <cstdint>
+#include <map>
 #include <memory>
+#include <string>
 
 #include "client/commands.h"
 #include "client/connection.h"
@@ -16,6 +18,9 @@ int64_t WallNowMs();
 
 // Rendering options from the global options, at the current time.
 RenderOptions RenderOptionsFor(const GlobalOptions& global);
+
+// This process's environment, as `submit` and `resume` send it (SPEC §3).
+std::map<std::string, std::string> ShellEnvironment();
 
 // Connects to the daemon: over TCP with --connect, else on the socket,
 // starting a daemon unless --socket was given or AETHERFLOW_NO_AUTOSTART=1.

@@ -555,17 +555,42 @@ int CmdCancel(const GlobalOptions& global, const std::string& run) {
   return kExitOk;
 }
 
+int CmdPause(const GlobalOptions& global, const std::string& run) {
+  std::unique_ptr<Connection> connection = Connect(global);
+  if (!connection) return kExitUnreachable;
+  pb::PauseRunRequest request;
+  request.set_run_id(run);
+  pb::RunSnapshot snapshot;
+  grpc::ClientContext context;
+  grpc::Status status = connection->stub()->PauseRun(&context, request, &snapshot);
+  if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED &&
+      status.error_message().empty()) {
+    PrintError(absl::StrCat("aetherflow: the daemon at ", global.where(),
+                            " cannot pause runs (it is older than this client)"));
+    return ExitCodeFor(status);
+  }
+  if (!status.ok()) return RpcFailed(status, global);
+  if (global.json) {
+    std::cout << StatusJson(snapshot, NowMs()).dump(2) << "\n";
+  } else {
+    const pb::Run& paused = snapshot.run();
+    std::cout << "run " << paused.id() << " " << RunStateWord(paused.state());
+    if (paused.running()) {
+      std::cout << " (" << paused.running()
+                << (paused.running() == 1 ? " running step goes on to its end)"
+                                          : " running steps go on to their end)");
+    }
+    std::cout << "; aetherflow resume " << paused.id() << " lets it go on\n";
+  }
+  return kExitOk;
+}
+
 int CmdResume(const GlobalOptions& global, const std::string& run, bool follow) {
   auto resume = [&](Connection* connection, int* exit_code) -> std::optional<std::string> {
     pb::ResumeRunRequest request;
     request.set_run_id(run);
-    for (char** env = environ; *env; ++env) {
-      std::string entry(*env);
-      std::size_t eq = entry.find('=');
-      if (eq != std::string::npos) {
-        (*request.mutable_env())[entry.substr(0, eq)] = entry.substr(eq + 1);
-      }
-    }
+    const std::map<std::string, std::string> env = ShellEnvironment();
+    request.mutable_env()->insert(env.begin(), env.end());
     pb::RunSnapshot snapshot;
     grpc::ClientContext context;
     grpc::Status status = connection->stub()->ResumeRun(&context, request, &snapshot);

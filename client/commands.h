@@ -45,6 +45,11 @@ int CmdStatus(const GlobalOptions& global, const std::string& run);
 int CmdLogs(const GlobalOptions& global, const std::string& run,
             const std::string& step, bool follow, int tail);
 int CmdCancel(const GlobalOptions& global, const std::string& run);
+// SPEC §9: no new step of the run starts; running steps go on. `resume`
+// lets a paused run go on.
+int CmdPause(const GlobalOptions& global, const std::string& run);
+// A finished or interrupted run: runs again what did not complete (SPEC
+// §3); a paused run: lets it go on (§9). Prints the run id.
 int CmdResume(const GlobalOptions& global, const std::string& run, bool follow);
 // SPEC §6: one check-in; exit 0 ok, 10 succeeded, 11 failed, 12
 // attention, 13 discovery (1, 2, 3 for errors as everywhere).

@@ -63,6 +63,8 @@ json EventJson(const pb::Event& e) {
   j["progress"] = e.progress().empty() ? json(nullptr) : json(e.progress());
   j["message"] = e.message();
   j["retry_at"] = IsoTime(e.retry_at_ms());
+  // With step_figures: what the step now waits for; null: nothing.
+  j["waiting_for"] = e.waiting_for().empty() ? json(nullptr) : json(e.waiting_for());
   return j;
 }
 
@@ -247,7 +249,7 @@ std::string ExportJson(const pb::RunSnapshot& snapshot,
 std::string ExportCsv(const pb::RunSnapshot& snapshot, int64_t now_ms) {
   std::string out =
       "id,type,provider,state,batch,attempt,started_at,finished_at,elapsed_s,"
-      "tokens,cost,exit_code,progress,description\r\n";
+      "tokens,cost,exit_code,progress,description,waiting_for\r\n";
   for (const pb::Step& step : snapshot.steps()) {
     const bool ran = step.started_at_ms() || step.previous_attempts_ms();
     std::string cells[] = {
@@ -265,6 +267,7 @@ std::string ExportCsv(const pb::RunSnapshot& snapshot, int64_t now_ms) {
         step.has_exit_code() ? absl::StrCat(step.exit_code()) : "",
         step.progress(),
         step.description(),
+        step.waiting_for(),
     };
     bool first = true;
     for (const std::string& cell : cells) {
@@ -326,6 +329,25 @@ std::string ExportTrace(const pb::RunSnapshot& snapshot,
                      {"dur", (a.end_ms - a.start_ms) * 1000},
                      {"args", std::move(args)}});
   }
+  // The run's paused spans (SPEC §9) on its own track: from a pause to the
+  // next state change, or to now while it lasts.
+  const pb::Event* paused = nullptr;
+  auto pause_slice = [&](int64_t end_ms) {
+    trace.push_back({{"ph", "X"},
+                     {"name", "paused"},
+                     {"cat", "run"},
+                     {"pid", 1},
+                     {"tid", 0},
+                     {"ts", us(paused->time_ms())},
+                     {"dur", std::max<int64_t>(0, end_ms - paused->time_ms()) * 1000},
+                     {"args", {{"message", paused->message()}}}});
+  };
+  for (const pb::Event* e : ordered) {
+    if (e->kind() != pb::RUN_STATE_CHANGED) continue;
+    if (paused) pause_slice(e->time_ms());
+    paused = e->run_state() == pb::RUN_PAUSED ? e : nullptr;
+  }
+  if (paused) pause_slice(run.finished_at_ms() ? run.finished_at_ms() : now_ms);
   for (const pb::Event* e : ordered) {
     if (e->kind() != pb::RUN_STATE_CHANGED) continue;
     trace.push_back({{"ph", "i"},

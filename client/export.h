@@ -19,7 +19,7 @@ namespace pb = ::aetherflow::v1;
 // "step_state_changed", "step_figures"), "step" (null for run events),
 // "state" (the run or step state word; null for figures), "attempt",
 // "exit_code", "signal", "tokens", "cost", "progress", "message",
-// "retry_at"}] in seq order, "exported_at" (now_ms, ISO) and
+// "retry_at", "waiting_for"}] in seq order, "exported_at" (now_ms, ISO) and
 // "format_version": 1. Unknown figures are null. Stable key names: fields
 // are added, never renamed. Ends with a newline.
 std::string ExportJson(const pb::RunSnapshot& snapshot,
@@ -27,7 +27,7 @@ std::string ExportJson(const pb::RunSnapshot& snapshot,
 
 // One RFC 4180 row per step after a header row: id, type, provider,
 // state, batch, attempt, started_at, finished_at, elapsed_s, tokens, cost,
-// exit_code, progress, description. Rows end with CRLF; a field holding a
+// exit_code, progress, description, waiting_for. Rows end with CRLF; a field holding a
 // comma, a quote, CR or LF is quoted with quotes doubled. Unknown values
 // (no start, no tokens, no exit code...) are empty cells, never 0. Times
 // ISO 8601 UTC; elapsed_s and cost are plain decimals ("25.3", "0.0123").
@@ -50,7 +50,8 @@ std::string ExportCsv(const pb::RunSnapshot& snapshot, int64_t now_ms);
 // overlapping attempts are on different tracks and the number of tracks
 // is the peak parallelism; "thread_name" metadata names them "slot 1"...
 // The run's state changes are process-wide instant events ("ph": "i",
-// "s": "p", name "run <state>").
+// "s": "p", name "run <state>"); the spans it was paused are slices named
+// "paused" (cat "run") on track 0, to the next state change or now_ms.
 std::string ExportTrace(const pb::RunSnapshot& snapshot,
                         const std::vector<pb::Event>& events, int64_t now_ms);
 

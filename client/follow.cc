@@ -215,7 +215,9 @@ int FollowPlain(const GlobalOptions& global, Connection* connection,
         "Run ", run.id(), ": ", run.steps_total(),
         run.steps_total() == 1 ? " step" : " steps", " in ", run.batches(),
         run.batches() == 1 ? " batch" : " batches", " — ",
-        run.description().empty() ? run.task_id() : run.description(), "\n");
+        run.description().empty() ? run.task_id() : run.description(),
+        run.state() == pb::RUN_PAUSED ? "  (paused: aetherflow resume lets it go on)" : "",
+        "\n");
     // What is already under way, as if it had just been seen.
     RenderOptions options = Render(global);
     for (const pb::Step& step : model.snapshot().steps()) {

@@ -116,8 +116,11 @@ int main(int argc, char** argv) {
       ->check(CLI::Range(0, 100'000'000));
   CLI::App* cancel = app.add_subcommand("cancel", "stop a run");
   add_run(cancel);
+  CLI::App* pause = app.add_subcommand(
+      "pause", "pause a run: no new step starts, running ones go on");
+  add_run(pause);
   CLI::App* resume = app.add_subcommand(
-      "resume", "run again what did not complete of a run");
+      "resume", "let a paused run go on, or run again what did not complete");
   add_run(resume);
   bool resume_follow = false;
   resume->add_flag("-f,--follow", resume_follow, "then follow it");
@@ -201,6 +204,7 @@ int main(int argc, char** argv) {
   if (status->parsed()) return aetherflow::CmdStatus(global, run_ref);
   if (logs->parsed()) return aetherflow::CmdLogs(global, run_ref, step, follow, tail);
   if (cancel->parsed()) return aetherflow::CmdCancel(global, run_ref);
+  if (pause->parsed()) return aetherflow::CmdPause(global, run_ref);
   if (resume->parsed()) return aetherflow::CmdResume(global, run_ref, resume_follow);
   if (poll->parsed()) return aetherflow::CmdPoll(global, run_ref, wait, schedule, from_start);
   if (watch->parsed()) {

@@ -36,9 +36,15 @@ constexpr HeaderLine kHeaderPriority[] = {kProgressLine, kRunLine,   kCountsLine
 // whole area instead of sharing it.
 constexpr int kSplitLogMin = 12;
 
+// A paused run is not over: it can be resumed or cancelled.
 bool RunOver(const pb::Run& run) {
   return run.state() != pb::RUN_STATE_UNSPECIFIED && run.state() != pb::RUN_QUEUED &&
-         run.state() != pb::RUN_RUNNING;
+         run.state() != pb::RUN_RUNNING && run.state() != pb::RUN_PAUSED;
+}
+
+// A question waits for y/n.
+bool Asking(const MonitorUi& ui) {
+  return ui.confirm_cancel || ui.confirm_pause || ui.confirm_resume;
 }
 
 bool HasReasonLine(const pb::Run& run) {
@@ -126,6 +132,11 @@ TableWindow Resolve(const pb::RunSnapshot& snapshot, const MonitorUi& ui,
 
 // --- One O(n) scan for what column widths and the header need -----------
 
+// The widest status cell: "○ Pending (a deepseek slot)" fits; longer
+// reasons are cut. FitColumns cuts to kStatusNarrow on narrow screens.
+constexpr int kStatusMax = 28;
+constexpr int kStatusNarrow = 18;  // "○ Pending (a slot)"
+
 struct Scan {
   int first_running = -1;
   int batch = 0;
@@ -170,6 +181,9 @@ Scan ScanSteps(const pb::RunSnapshot& snapshot, bool utf8) {
     }
     if (state >= 0 && state < 8) seen[state] = true;
     if (state == pb::STEP_PENDING && step.retry_at_ms()) retrying = true;
+    if (state == pb::STEP_PENDING && !step.waiting_for().empty()) {
+      s.status_w = std::max(s.status_w, DisplayWidth(StepStatusLabel(step, utf8)));
+    }
     s.step_w = std::max(s.step_w, TextColumns(step.id()));
     s.type_w = std::max(s.type_w, TextColumns(step.type()));
     s.provider_w = std::max(s.provider_w, TextColumns(step.provider()));
@@ -189,6 +203,8 @@ Scan ScanSteps(const pb::RunSnapshot& snapshot, bool utf8) {
         s.status_w, DisplayWidth(StatusLabel(static_cast<pb::StepState>(state), utf8)));
   }
   if (retrying) s.status_w = std::max(s.status_w, DisplayWidth(utf8 ? "↻ Retrying" : "~ Retrying"));
+  // A long reason ("a deepseek slot") is cut rather than starve the table.
+  s.status_w = std::min(s.status_w, kStatusMax);
   s.tokens_w = std::max(s.tokens_w, DisplayWidth(FormatTokens(true, max_tokens)));
   s.cost_w = std::max(s.cost_w, DisplayWidth(FormatCost(true, max_cost)));
   if (tiny_cost) s.cost_w = std::max(s.cost_w, DisplayWidth(FormatCost(true, 1e-6)));
@@ -233,6 +249,7 @@ Columns FitColumns(const Scan& scan, int width) {
     c.step_w = std::min(c.step_w, 16);
     c.type_w = std::min(c.type_w, 11);
     c.provider_w = std::min(c.provider_w, 8);
+    c.status_w = std::min(c.status_w, kStatusNarrow);
   }
   if (too_wide()) c.figures = false;
   if (too_wide()) c.type = false;
@@ -346,6 +363,7 @@ Style RunStyle(pb::RunState state) {
     case pb::RUN_FAILED:
     case pb::RUN_INTERRUPTED: return Style::kFailed;
     case pb::RUN_CANCELLED: return Style::kSkipped;
+    case pb::RUN_PAUSED: return Style::kWarning;
     default: return Style::kPending;
   }
 }
@@ -384,7 +402,7 @@ ScreenLine HeaderText(HeaderLine which, const pb::RunSnapshot& snapshot,
     }
     case kRunLine: {
       // Narrow screens get "ID state": the state must not be cut.
-      const std::string word = RunStateWord(run.state());
+      const std::string word = RunStateLabel(run.state(), utf8);
       const bool full =
           DisplayWidth(absl::StrCat("Run: ", run.id(), "  State: ", word)) <= width;
       t = full ? absl::StrCat("Run: ", run.id(), "  State: ") : absl::StrCat(run.id(), " ");
@@ -473,6 +491,7 @@ std::vector<ScreenLine> HelpLines(bool utf8) {
   std::vector<std::pair<std::string, std::string>> keys = {
       {"q", "detach (the run goes on)"},
       {"c", "cancel the run (asks y/n)"},
+      {"p", "pause the run, or go on when paused (asks y/n)"},
       {arrows, "select a step"},
       {"PgUp PgDn", "page up / down"},
       {"Home End", "first / last step (also g G)"},
@@ -511,8 +530,12 @@ ScreenLine Footer(const pb::RunSnapshot& snapshot, const MonitorUi& ui,
   ScreenLine line;
   std::string left;
   bool message = true;
-  if (ui.confirm_cancel) {
-    left = absl::StrCat("Cancel run ", snapshot.run().id(), "? y/n");
+  if (Asking(ui)) {
+    const char* verb = ui.confirm_cancel ? "Cancel"
+                       : ui.confirm_pause ? "Pause"
+                                          : "Resume";
+    left = absl::StrCat(verb, " run ", snapshot.run().id(), "? y/n");
+    if (ui.confirm_pause) absl::StrAppend(&left, " (running steps go on to their end)");
     line.style = Style::kWarning;
   } else if (!ui.flash.empty()) {
     left = ui.flash;
@@ -523,7 +546,9 @@ ScreenLine Footer(const pb::RunSnapshot& snapshot, const MonitorUi& ui,
     if (ui.show_help) {
       left = "q detach  ? or Esc close help";
     } else {
-      left = absl::StrCat("q detach  c cancel  ", utf8 ? "↑↓" : "up/down",
+      left = absl::StrCat("q detach  c cancel  ",
+                          snapshot.run().state() == pb::RUN_PAUSED ? "p resume  " : "p pause  ",
+                          utf8 ? "↑↓" : "up/down",
                           " select  Enter ", ui.show_log ? "close log" : "log",
                           "  ? help");
       if (!ui.follow) absl::StrAppend(&left, "  f follow");
@@ -661,14 +686,16 @@ MonitorAction HandleKey(int key, const pb::RunSnapshot& snapshot, MonitorUi* ui,
   SyncView(snapshot, ui, height);
   if (key == 'q' || key == 'Q') return MonitorAction::kDetach;
   if (key == kKeyResize) return MonitorAction::kRedraw;
-  if (ui->confirm_cancel) {
-    if (key == 'y' || key == 'Y') {
-      ui->confirm_cancel = false;
-      ui->flash.clear();
-      return MonitorAction::kCancelConfirmed;
-    }
-    if (key == 'n' || key == 'N' || key == kKeyEscape) {
-      ui->confirm_cancel = false;
+  if (Asking(*ui)) {
+    const MonitorAction confirmed = ui->confirm_cancel  ? MonitorAction::kCancelConfirmed
+                                    : ui->confirm_pause ? MonitorAction::kPauseConfirmed
+                                                        : MonitorAction::kResumeConfirmed;
+    if (key == 'y' || key == 'Y' || key == 'n' || key == 'N' || key == kKeyEscape) {
+      ui->confirm_cancel = ui->confirm_pause = ui->confirm_resume = false;
+      if (key == 'y' || key == 'Y') {
+        ui->flash.clear();
+        return confirmed;
+      }
       return MonitorAction::kRedraw;
     }
     return MonitorAction::kNone;  // the question waits for its answer
@@ -731,6 +758,22 @@ MonitorAction HandleKey(int key, const pb::RunSnapshot& snapshot, MonitorUi* ui,
       } else {
         ui->flash.clear();
         ui->confirm_cancel = true;
+      }
+      return MonitorAction::kRedraw;
+    case 'p':
+    case 'P':
+      // The question names what y will do, decided now: a pause that lands
+      // while it is asked does not turn "Pause?" into a resume.
+      if (RunOver(snapshot.run())) {
+        ui->flash = absl::StrCat("Run ", snapshot.run().id(), " is already ",
+                                 RunStateWord(snapshot.run().state()));
+      } else {
+        ui->flash.clear();
+        if (snapshot.run().state() == pb::RUN_PAUSED) {
+          ui->confirm_resume = true;
+        } else {
+          ui->confirm_pause = true;
+        }
       }
       return MonitorAction::kRedraw;
     case '?':

@@ -34,6 +34,10 @@ struct MonitorUi {
   // control characters and ANSI escapes are made safe by LayoutScreen).
   std::vector<std::string> log_tail;
   bool confirm_cancel = false;  // "Cancel run ID? y/n" is asked
+  // "Pause run ID? y/n" is asked, or "Resume run ID? y/n" when the run was
+  // paused as the question was put.
+  bool confirm_pause = false;
+  bool confirm_resume = false;
   std::string flash;            // a one-line message in the footer
 };
 
@@ -97,11 +101,13 @@ void SyncView(const pb::RunSnapshot& snapshot, MonitorUi* ui, int height);
 // `width` display columns, for width >= 20 and height >= 5 (smaller sizes
 // give a best effort). Header (plan description, run id and state,
 // progress bar, counts, batch, elapsed, tokens, cost — fewer lines when
-// the screen is short), the step table (columns dropped as the width
-// shrinks; only the rows in view are formatted), or the help, or the
-// selected step's log tail; last line: key hints, ui.flash, or the cancel
-// prompt, with "steps 41-60 of 10000" when not every row fits (at most
-// width - 1 columns: the bottom-right cell stays empty for curses). The
+// the screen is short; a paused run's state reads "⏸ Paused"), the step
+// table (columns dropped as the width shrinks; only the rows in view are
+// formatted; a waiting step's status says for what), or the help, or the
+// selected step's log tail; last line: key hints, ui.flash, or the cancel,
+// pause or resume prompt, with "steps 41-60 of 10000" when not every row
+// fits (at most width - 1 columns: the bottom-right cell stays empty for
+// curses). The
 // selected row is padded with spaces to the full width for the highlight.
 // `now_ms` makes running steps' times tick; `utf8` false: ASCII symbols.
 std::vector<ScreenLine> LayoutScreen(const pb::RunSnapshot& snapshot,
@@ -128,6 +134,8 @@ enum class MonitorAction {
   kRedraw,           // the UI state changed: paint again
   kDetach,           // leave; the run goes on
   kCancelConfirmed,  // call CancelRun, then keep monitoring
+  kPauseConfirmed,   // call PauseRun, then keep monitoring
+  kResumeConfirmed,  // call ResumeRun (the run is paused), keep monitoring
   kOpenLog,          // (re)load ui->log_tail for steps(ui->selected), paint
   kCloseLog,         // stop reading the log, paint
 };
@@ -135,7 +143,10 @@ enum class MonitorAction {
 // Applies `key` to *ui for a screen of `height` lines:
 //   q Q          detach (always, even in the log, help or prompt)
 //   c C          ask "Cancel run ID? y/n" (a flash when the run is over)
-//   y Y          while asked: kCancelConfirmed; n N Esc: dismiss
+//   p P          ask "Pause run ID? y/n", or "Resume run ID? y/n" when the
+//                run is paused (a flash when the run is over)
+//   y Y          while asked: kCancelConfirmed, kPauseConfirmed or
+//                kResumeConfirmed; n N Esc: dismiss
 //   ?            toggle the help;  Esc: close help, else log, else flash
 //   Up/k Down/j  PgUp PgDn  Home/g End/G: move the selection (follow off);
 //                in the log view a new selection gives kOpenLog

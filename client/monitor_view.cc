@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -10,6 +11,7 @@
 #include "client/connection.h"
 #include "client/follow.h"
 #include "client/monitor_screen.h"
+#include "client/run_actions.h"
 
 // Last: <ncurses.h> defines macros (OK, ERR...) that clash with gRPC's
 // names, so nothing may be included after it, and OK goes.
@@ -111,7 +113,13 @@ int RunCursesMonitor(const GlobalOptions& global, Connection* connection,
   bool dirty = true;
   auto last_paint = std::chrono::steady_clock::now();
   auto last_log = last_paint;
+  // Cancel, pause and resume answer later: the loop never waits on an RPC.
+  RunActions actions(connection->stub(), feed->run_id(), ShellEnvironment());
   while (!detached) {
+    if (std::optional<RunActionOutcome> outcome = actions.Take()) {
+      ui.flash = RunActionMessage(*outcome);
+      dirty = true;
+    }
     if (!feed->TakeEvents().empty()) {
       snapshot = feed->Snapshot();
       dirty = true;
@@ -135,20 +143,23 @@ int RunCursesMonitor(const GlobalOptions& global, Connection* connection,
     if (feed->done()) break;
     int key = getch();
     if (key == ERR) continue;
-    switch (HandleKey(key, snapshot, &ui, LINES)) {
+    const MonitorAction confirmed = HandleKey(key, snapshot, &ui, LINES);
+    switch (confirmed) {
       case MonitorAction::kNone:
         break;
       case MonitorAction::kDetach:
         detached = true;
         break;
-      case MonitorAction::kCancelConfirmed: {
-        pb::CancelRunRequest request;
-        request.set_run_id(feed->run_id());
-        pb::RunSnapshot response;
-        grpc::ClientContext context;
-        context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-        grpc::Status status = connection->stub()->CancelRun(&context, request, &response);
-        ui.flash = status.ok() ? "cancelling the run…" : status.error_message();
+      case MonitorAction::kCancelConfirmed:
+      case MonitorAction::kPauseConfirmed:
+      case MonitorAction::kResumeConfirmed: {
+        const RunAction action = confirmed == MonitorAction::kCancelConfirmed
+                                     ? RunAction::kCancel
+                                 : confirmed == MonitorAction::kPauseConfirmed
+                                     ? RunAction::kPause
+                                     : RunAction::kResume;
+        ui.flash = actions.Start(action) ? RunActionPending(action, global.utf8)
+                                         : "still waiting for the daemon's answer";
         dirty = true;
         break;
       }

@@ -7,6 +7,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
 #include "common/duration.h"
+#include "common/states.h"
 #include "common/text.h"
 
 namespace aetherflow {
@@ -83,24 +84,30 @@ std::string StepStatusLabel(const pb::Step& step, bool utf8) {
   if (step.throttled() && step.state() == pb::STEP_RUNNING) {
     return utf8 ? "⏸ Throttled" : "| Throttled";
   }
-  if (step.state() == pb::STEP_PENDING && step.retry_at_ms()) {
-    return utf8 ? "↻ Retrying" : "~ Retrying";
-  }
-  return StatusLabel(step.state(), utf8);
+  if (step.state() != pb::STEP_PENDING) return StatusLabel(step.state(), utf8);
+  std::string label = step.retry_at_ms() ? (utf8 ? "↻ Retrying" : "~ Retrying")
+                                         : StatusLabel(pb::STEP_PENDING, utf8);
+  return WithWaitingFor(std::move(label), step.waiting_for());
 }
 
+std::string WithWaitingFor(std::string label, const std::string& waiting_for) {
+  if (waiting_for.empty()) return label;
+  return absl::StrCat(label, " (", waiting_for, ")");
+}
+
+std::string RunStateLabel(pb::RunState state, bool utf8) {
+  if (state == pb::RUN_PAUSED) return utf8 ? "⏸ Paused" : "|| Paused";
+  return RunStateWord(state);
+}
+
+// The numbers are common/states.h's, whose names (string literals, so
+// NUL-terminated) are the --json words.
 const char* StepStateWord(pb::StepState state) {
-  static constexpr const char* kWords[] = {
-      "unknown", "pending", "running", "completed",
-      "failed", "skipped", "cancelled", "interrupted"};
-  return state >= 0 && state < 8 ? kWords[state] : "unknown";
+  return StepStateName(static_cast<StepState>(state)).data();
 }
 
 const char* RunStateWord(pb::RunState state) {
-  static constexpr const char* kWords[] = {
-      "unknown", "queued", "running", "succeeded",
-      "failed", "cancelled", "interrupted"};
-  return state >= 0 && state < 7 ? kWords[state] : "unknown";
+  return RunStateName(static_cast<RunState>(state)).data();
 }
 
 std::string FormatTokens(bool known, int64_t tokens) {
@@ -155,15 +162,20 @@ TableLayout FitTable(const pb::RunSnapshot& snapshot, int width) {
     t.step_w = std::max(t.step_w, DisplayWidth(step.id()));
     t.type_w = std::max(t.type_w, DisplayWidth(step.type()));
     t.provider_w = std::max(t.provider_w, DisplayWidth(step.provider()));
+    if (!step.waiting_for().empty()) {
+      t.status_w = std::max(t.status_w, DisplayWidth(StepStatusLabel(step, true)));
+    }
   }
   t.step_w = std::min(t.step_w, 24);
   t.type_w = std::min(t.type_w, 16);
   t.provider_w = std::min(t.provider_w, 12);
+  t.status_w = std::min(t.status_w, 28);
   constexpr int kDescMin = 12;
   if (t.Fixed() + kDescMin > width) {
     t.step_w = std::min(t.step_w, 16);
     t.type_w = std::min(t.type_w, 11);
     t.provider_w = std::min(t.provider_w, 8);
+    t.status_w = std::min(t.status_w, 18);  // "○ Pending (a slot)"
   }
   if (t.Fixed() + kDescMin > width) t.figures = false;
   if (t.Fixed() + kDescMin > width) t.type = false;
@@ -299,6 +311,10 @@ std::string RenderSummary(const pb::RunSnapshot& snapshot,
       }
     }
   }
+  if (run.state() == pb::RUN_PAUSED) {
+    absl::StrAppend(&out, "\nPaused: no new step starts.    Go on: aetherflow resume ",
+                    run.id(), "\n");
+  }
   if (run.state() == pb::RUN_INTERRUPTED || run.state() == pb::RUN_FAILED ||
       run.state() == pb::RUN_CANCELLED) {
     absl::StrAppend(&out, "\nLogs: aetherflow logs ", run.id(),
@@ -355,6 +371,9 @@ std::string RenderEventLine(const pb::Event& event, const pb::Step* found,
   if (event.step_state() == pb::STEP_PENDING && event.retry_at_ms()) {
     status = options.utf8 ? "↻ Retrying" : "~ Retrying";
   }
+  if (event.step_state() == pb::STEP_PENDING && found) {
+    status = WithWaitingFor(std::move(status), found->waiting_for());
+  }
   if (throttled) status = options.utf8 ? "⏸ Throttled" : "| Throttled";
   const std::size_t status_at = line.size();
   absl::StrAppend(&line, status);
@@ -387,7 +406,7 @@ std::string RenderProgressLine(const pb::RunSnapshot& snapshot,
   for (const pb::Step& step : snapshot.steps()) {
     if (step.state() != pb::STEP_RUNNING) continue;
     if (shown++ == 3) {
-      absl::StrAppend(&running, ", …");
+      absl::StrAppend(&running, options.utf8 ? ", …" : ", ...");
       break;
     }
     absl::StrAppend(&running, running.empty() ? "" : ", ", step.id(), " (",
@@ -395,6 +414,20 @@ std::string RenderProgressLine(const pb::RunSnapshot& snapshot,
     if (!step.progress().empty()) absl::StrAppend(&running, " ", step.progress());
   }
   if (!running.empty()) absl::StrAppend(&line, "; running: ", running);
+  // Why ready steps do not start (SPEC §9), for whoever reads a CI log.
+  std::string waiting;
+  shown = 0;
+  for (const pb::Step& step : snapshot.steps()) {
+    if (step.state() != pb::STEP_PENDING || step.waiting_for().empty()) continue;
+    if (shown++ == 3) {
+      absl::StrAppend(&waiting, ", ", options.utf8 ? "…" : "...");
+      break;
+    }
+    absl::StrAppend(&waiting, waiting.empty() ? "" : ", ", step.id(), " (",
+                    step.waiting_for(), ")");
+  }
+  if (!waiting.empty()) absl::StrAppend(&line, "; waiting: ", waiting);
+  if (run.state() == pb::RUN_PAUSED) absl::StrAppend(&line, "; paused");
   return FitWidth(line, options.width, options.utf8) + "\n";
 }
 
@@ -460,6 +493,18 @@ nlohmann::json RunJson(const pb::Run& run, int64_t now_ms) {
   return j;
 }
 
+nlohmann::json ResourcesJson(const pb::Step& step) {
+  if (!step.has_resources()) return nullptr;
+  const pb::StepResources& r = step.resources();
+  if (r.cpu() == 0 && r.mem_bytes() == 0 && r.gpu() == 0 && r.gpu_ids().empty()) {
+    return nullptr;
+  }
+  return {{"cpu", r.cpu()},
+          {"mem_bytes", r.mem_bytes()},
+          {"gpu", r.gpu()},
+          {"gpu_ids", std::vector<int>(r.gpu_ids().begin(), r.gpu_ids().end())}};
+}
+
 nlohmann::json StatusJson(const pb::RunSnapshot& snapshot, int64_t now_ms) {
   nlohmann::json j;
   pb::Run run = snapshot.run();
@@ -488,6 +533,9 @@ nlohmann::json StatusJson(const pb::RunSnapshot& snapshot, int64_t now_ms) {
     s["signal"] = step.signal() ? nlohmann::json(step.signal()) : nlohmann::json(nullptr);
     s["progress"] = step.progress().empty() ? nlohmann::json(nullptr)
                                             : nlohmann::json(step.progress());
+    s["waiting_for"] = step.waiting_for().empty() ? nlohmann::json(nullptr)
+                                                  : nlohmann::json(step.waiting_for());
+    s["resources"] = ResourcesJson(step);
     s["message"] = step.message();
     s["description"] = step.description();
     s["dependencies"] = std::vector<std::string>(step.dependencies().begin(),

@@ -26,10 +26,19 @@ struct RenderOptions {
 // "✓ Completed", "⟳ Running"... ("v Completed", "> Running"... in ASCII).
 std::string StatusLabel(pb::StepState state, bool utf8);
 // A step's status as shown: StatusLabel, "↻ Retrying" while it waits to run
-// again, "⏸ Throttled" while an LLM step waits out a rate limit.
+// again, "⏸ Throttled" while an LLM step waits out a rate limit; a pending
+// step that is ready but cannot start says what it waits for (SPEC §9):
+// "○ Pending (gpu)", "↻ Retrying (a deepseek slot)".
 std::string StepStatusLabel(const pb::Step& step, bool utf8);
+// `label` followed by " (waiting_for)" unless that is empty.
+std::string WithWaitingFor(std::string label, const std::string& waiting_for);
+// The run's state for a header: "⏸ Paused" ("|| Paused" in ASCII) for a
+// paused run, else RunStateWord.
+std::string RunStateLabel(pb::RunState state, bool utf8);
+// The stable lower-case words of common/states.h ("unknown" for a value a
+// newer daemon may send).
 const char* StepStateWord(pb::StepState state);  // "completed"
-const char* RunStateWord(pb::RunState state);    // "succeeded"
+const char* RunStateWord(pb::RunState state);    // "succeeded", "paused"
 
 // "-" when unknown, else "12,345".
 std::string FormatTokens(bool known, int64_t tokens);
@@ -85,6 +94,9 @@ nlohmann::json IsoTime(int64_t ms);
 // SPEC §4 `status --json`.
 nlohmann::json StatusJson(const pb::RunSnapshot& snapshot, int64_t now_ms);
 nlohmann::json RunJson(const pb::Run& run, int64_t now_ms);
+// A step's `resources` in `status --json`: {"cpu", "mem_bytes", "gpu",
+// "gpu_ids"}, null when the step asked for none.
+nlohmann::json ResourcesJson(const pb::Step& step);
 
 }  // namespace aetherflow
 

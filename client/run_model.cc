@@ -14,7 +14,8 @@ RunModel::RunModel(pb::RunSnapshot snapshot) : snapshot_(std::move(snapshot)) {
 
 bool RunModel::finished() const {
   pb::RunState state = snapshot_.run().state();
-  return state != pb::RUN_QUEUED && state != pb::RUN_RUNNING;
+  // A paused run waits for the user: it is not over (common/states.h).
+  return state != pb::RUN_QUEUED && state != pb::RUN_RUNNING && state != pb::RUN_PAUSED;
 }
 
 bool RunModel::Apply(const pb::Event& event) {
@@ -47,10 +48,14 @@ bool RunModel::Apply(const pb::Event& event) {
         }
         if (!event.progress().empty()) step->set_progress(event.progress());
         step->set_throttled(event.throttled());
+        // What a ready step waits for; empty: it no longer waits.
+        step->set_waiting_for(event.waiting_for());
         if (!event.message().empty()) step->set_message(event.message());
         break;
       }
       pb::StepState state = event.step_state();
+      // Only a pending step waits; one that starts (or ends) no longer does.
+      if (state != pb::STEP_PENDING) step->clear_waiting_for();
       step->set_attempt(event.attempt());
       step->set_message(event.message());
       step->set_retry_at_ms(event.retry_at_ms());

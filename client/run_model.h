@@ -16,7 +16,9 @@ class RunModel {
 
   // Applies `event` if it is the next one (seq == last_seq + 1) or a later
   // one after a gap the caller accepts; ignores events already applied.
-  // Returns whether it was applied.
+  // Returns whether it was applied. A step's waiting_for follows
+  // STEP_FIGURES events (empty clears it) and clears when it leaves
+  // pending.
   bool Apply(const ::aetherflow::v1::Event& event);
 
   const ::aetherflow::v1::RunSnapshot& snapshot() const { return snapshot_; }
@@ -26,6 +28,7 @@ class RunModel {
     return it == index_.end() ? nullptr : &snapshot_.steps(it->second);
   }
   int64_t last_seq() const { return snapshot_.run().last_seq(); }
+  // The run reached a final state: not queued, running or paused.
   bool finished() const;
 
  private:

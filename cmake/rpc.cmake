@@ -47,6 +47,7 @@ add_library(aetherflow_client STATIC
   client/monitor_view.cc
   client/remote.cc
   client/render.cc
+  client/run_actions.cc
   client/run_model.cc
 )
 set(CURSES_NEED_NCURSES TRUE)

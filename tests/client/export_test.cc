@@ -210,7 +210,8 @@ TEST(ExportTest, CsvQuotesAndHasOneRowPerStep) {
   ASSERT_EQ(rows.size(), 4u) << text;
   const std::vector<std::string> header = {
       "id",        "type",   "provider", "state",     "batch",    "attempt",    "started_at",
-      "finished_at", "elapsed_s", "tokens", "cost", "exit_code", "progress", "description"};
+      "finished_at", "elapsed_s", "tokens", "cost", "exit_code", "progress", "description",
+      "waiting_for"};
   EXPECT_EQ(rows[0], header);
   for (const auto& row : rows) EXPECT_EQ(row.size(), header.size());
   std::map<std::string, std::string> a, b, c;
@@ -239,13 +240,62 @@ TEST(ExportTest, CsvQuotesAndHasOneRowPerStep) {
   // The raw text quotes exactly the tricky field.
   EXPECT_NE(text.find("\"Fix \"\"the\"\" parser, then\nship — 修复\""), std::string::npos)
       << text;
-  EXPECT_NE(text.find(",plain\r\n"), std::string::npos) << text;
+  EXPECT_NE(text.find(",plain,\r\n"), std::string::npos) << text;
 }
 
 TEST(ExportTest, CsvOfNoStepsIsTheHeader) {
   auto rows = ParseCsv(ExportCsv(Snapshot({}), kT0));
   ASSERT_EQ(rows.size(), 1u);
   EXPECT_EQ(rows[0][0], "id");
+}
+
+// A paused run (SPEC §9): a ran, b waits for a GPU, the run was paused at
+// 3 s (and still is at 8 s).
+pb::RunSnapshot PausedRun() {
+  pb::RunSnapshot s = Snapshot({Step("a", pb::STEP_COMPLETED, 0, 4'000),
+                                Step("b", pb::STEP_PENDING)},
+                               pb::RUN_PAUSED);
+  s.mutable_run()->set_reason("paused by the user");
+  s.mutable_steps(1)->set_waiting_for("gpu");
+  s.mutable_steps(1)->mutable_resources()->set_gpu(1);
+  return s;
+}
+
+Events PausedRunEvents() {
+  Events ev;
+  ev.Run(0, pb::RUN_RUNNING).Step(0, "a", pb::STEP_RUNNING);
+  ev.Run(3'000, pb::RUN_PAUSED, "paused by the user");
+  ev.Step(4'000, "a", pb::STEP_COMPLETED, 1, 0);
+  return ev;
+}
+
+TEST(ExportTest, PausedRunInJsonAndCsv) {
+  Events ev = PausedRunEvents();
+  std::vector<pb::Event> events = ev.list();
+  pb::Event waiting;
+  waiting.set_seq(static_cast<int64_t>(events.size()) + 1);
+  waiting.set_time_ms(kT0 + 4'000);
+  waiting.set_kind(pb::STEP_FIGURES);
+  waiting.set_step_id("b");
+  waiting.set_waiting_for("gpu");
+  events.push_back(waiting);
+  json j = json::parse(ExportJson(PausedRun(), events, kT0 + 8'000));
+  EXPECT_EQ(j["run"]["state"], "paused");
+  EXPECT_TRUE(j["run"]["finished_at"].is_null()) << "a paused run is not over";
+  EXPECT_EQ(j["steps"][1]["waiting_for"], "gpu");
+  EXPECT_EQ(j["steps"][1]["resources"]["gpu"], 1);
+  ASSERT_EQ(j["events"].size(), 5u);
+  EXPECT_EQ(j["events"][2]["state"], "paused");
+  EXPECT_EQ(j["events"][2]["message"], "paused by the user");
+  EXPECT_EQ(j["events"][4]["waiting_for"], "gpu");
+  EXPECT_TRUE(j["events"][0]["waiting_for"].is_null());
+
+  auto rows = ParseCsv(ExportCsv(PausedRun(), kT0 + 8'000));
+  ASSERT_EQ(rows.size(), 3u);
+  ASSERT_EQ(rows[0].back(), "waiting_for");
+  EXPECT_EQ(rows[1].back(), "");
+  EXPECT_EQ(rows[2].back(), "gpu");
+  EXPECT_EQ(rows[2][3], "pending");
 }
 
 // --- Trace ---
@@ -441,6 +491,39 @@ TEST_F(ExportTraceTest, EmptyRunIsAValidTrace) {
   Load(Snapshot({}), Events(), kT0);
   EXPECT_TRUE(slices_.empty());
   EXPECT_EQ(process_name_, "run r1: Nightly build");
+}
+
+TEST_F(ExportTraceTest, PausedSpansAreSlicesOnTheRunsTrack) {
+  Load(PausedRun(), PausedRunEvents(), kT0 + 8'000);
+  EXPECT_EQ(trace_["otherData"]["state"], "paused");
+  std::vector<Slice> paused = SlicesOf("paused");
+  ASSERT_EQ(paused.size(), 1u);
+  EXPECT_EQ(paused[0].tid, 0);
+  EXPECT_EQ(paused[0].ts, 3'000'000);
+  EXPECT_EQ(paused[0].dur, 5'000'000) << "still paused: to now";
+  EXPECT_EQ(paused[0].args["message"], "paused by the user");
+  bool instant = false;
+  for (const json& e : trace_["traceEvents"]) {
+    instant |= e["ph"] == "i" && e["name"] == "run paused";
+  }
+  EXPECT_TRUE(instant);
+  ASSERT_EQ(SlicesOf("a").size(), 1u);
+  EXPECT_EQ(SlicesOf("a")[0].dur, 4'000'000) << "the running step went on to its end";
+
+  // Resumed at 6 s: the span ends there.
+  Events ev = PausedRunEvents();
+  ev.Run(6'000, pb::RUN_RUNNING, "resumed");
+  pb::RunSnapshot s = PausedRun();
+  s.mutable_run()->set_state(pb::RUN_RUNNING);
+  Load(s, ev, kT0 + 8'000);
+  paused = SlicesOf("paused");
+  ASSERT_EQ(paused.size(), 1u);
+  EXPECT_EQ(paused[0].dur, 3'000'000);
+  // Never paused: no such slice.
+  Events plain;
+  plain.Run(0, pb::RUN_RUNNING).Step(0, "a", pb::STEP_RUNNING);
+  Load(Snapshot({Step("a", pb::STEP_RUNNING, 0)}), plain, kT0 + 1'000);
+  EXPECT_TRUE(SlicesOf("paused").empty());
 }
 
 }  // namespace

@@ -673,11 +673,14 @@ TEST_F(MonitorScreenTest, AsciiModeHasNoHighBytes) {
       {"g", pb::STEP_PENDING},
   }, "An ASCII plan");
   s.mutable_steps(6)->set_retry_at_ms(kT0 + 9'000);
-  std::vector<MonitorUi> views(4);
+  s.mutable_steps(6)->set_waiting_for("gpu");
+  std::vector<MonitorUi> views(6);
   views[1].show_log = true;
   views[1].log_tail = {"ascii log line"};
   views[2].show_help = true;
   views[3].confirm_cancel = true;
+  views[4].confirm_pause = true;
+  views[5].confirm_resume = true;
   for (const MonitorUi& ui : views) {
     for (int width : {20, 45, 80, 200}) {
       for (int height : {5, 12, 40}) {
@@ -715,6 +718,138 @@ TEST_F(MonitorScreenTest, ShortScreensKeepProgressAndTable) {
   EXPECT_TRUE(StartsWith(lines[0].text, "Progress:")) << lines[0].text;
   EXPECT_TRUE(StartsWith(lines[1].text, "Step")) << lines[1].text;
   EXPECT_NE(RowStarting(lines, "step_5000 "), nullptr);
+}
+
+// SPEC §9: pause from the monitor, the paused header, steps that wait.
+
+TEST_F(MonitorScreenTest, PauseAsksForConfirmationLikeCancel) {
+  pb::RunSnapshot s = SevenSteps();
+  MonitorUi ui;
+  std::vector<ScreenLine> lines = Layout(s, ui);
+  EXPECT_TRUE(Contains(lines.back().text, "p pause")) << lines.back().text;
+
+  EXPECT_EQ(HandleKey('p', s, &ui, 40), MonitorAction::kRedraw);
+  EXPECT_TRUE(ui.confirm_pause);
+  EXPECT_FALSE(ui.confirm_cancel);
+  lines = Layout(s, ui);
+  EXPECT_TRUE(StartsWith(lines.back().text, "Pause run r1? y/n")) << lines.back().text;
+  EXPECT_EQ(lines.back().style, Style::kWarning);
+  EXPECT_EQ(HandleKey(kKeyDown, s, &ui, 40), MonitorAction::kNone) << "waits for y/n";
+  EXPECT_EQ(HandleKey('c', s, &ui, 40), MonitorAction::kNone) << "one question at a time";
+  EXPECT_TRUE(ui.confirm_pause);
+  EXPECT_FALSE(ui.confirm_cancel);
+  EXPECT_EQ(HandleKey('n', s, &ui, 40), MonitorAction::kRedraw);
+  EXPECT_FALSE(ui.confirm_pause);
+  EXPECT_TRUE(Contains(Layout(s, ui).back().text, "q detach")) << "the hints are back";
+  HandleKey('P', s, &ui, 40);
+  EXPECT_EQ(HandleKey(kKeyEscape, s, &ui, 40), MonitorAction::kRedraw);
+  EXPECT_FALSE(ui.confirm_pause);
+  HandleKey('p', s, &ui, 40);
+  EXPECT_EQ(HandleKey('y', s, &ui, 40), MonitorAction::kPauseConfirmed);
+  EXPECT_FALSE(ui.confirm_pause);
+  EXPECT_EQ(HandleKey('y', s, &ui, 40), MonitorAction::kNone) << "answered once";
+
+  // A queued run can be paused too.
+  s.mutable_run()->set_state(pb::RUN_QUEUED);
+  HandleKey('p', s, &ui, 40);
+  EXPECT_TRUE(ui.confirm_pause);
+  EXPECT_EQ(HandleKey('Y', s, &ui, 40), MonitorAction::kPauseConfirmed);
+}
+
+TEST_F(MonitorScreenTest, POnAPausedRunOffersToGoOn) {
+  pb::RunSnapshot s = SevenSteps();
+  s.mutable_run()->set_state(pb::RUN_PAUSED);
+  MonitorUi ui;
+  EXPECT_TRUE(Contains(Layout(s, ui).back().text, "p resume"))
+      << Layout(s, ui).back().text;
+  EXPECT_EQ(HandleKey('p', s, &ui, 40), MonitorAction::kRedraw);
+  EXPECT_TRUE(ui.confirm_resume);
+  EXPECT_FALSE(ui.confirm_pause);
+  std::vector<ScreenLine> lines = Layout(s, ui);
+  EXPECT_TRUE(StartsWith(lines.back().text, "Resume run r1? y/n")) << lines.back().text;
+  EXPECT_EQ(HandleKey('n', s, &ui, 40), MonitorAction::kRedraw);
+  EXPECT_FALSE(ui.confirm_resume);
+  HandleKey('p', s, &ui, 40);
+  EXPECT_EQ(HandleKey('y', s, &ui, 40), MonitorAction::kResumeConfirmed);
+  EXPECT_FALSE(ui.confirm_resume);
+
+  // The question asked is the answer given, even if the run's state moved
+  // while it was on the screen.
+  HandleKey('p', s, &ui, 40);
+  s.mutable_run()->set_state(pb::RUN_RUNNING);
+  EXPECT_EQ(HandleKey('y', s, &ui, 40), MonitorAction::kResumeConfirmed);
+
+  // A paused run can still be cancelled.
+  s.mutable_run()->set_state(pb::RUN_PAUSED);
+  HandleKey('c', s, &ui, 40);
+  EXPECT_TRUE(ui.confirm_cancel);
+  EXPECT_EQ(HandleKey('y', s, &ui, 40), MonitorAction::kCancelConfirmed);
+
+  // A finished run can be neither paused nor resumed from here.
+  s.mutable_run()->set_state(pb::RUN_CANCELLED);
+  EXPECT_EQ(HandleKey('p', s, &ui, 40), MonitorAction::kRedraw);
+  EXPECT_FALSE(ui.confirm_pause);
+  EXPECT_FALSE(ui.confirm_resume);
+  EXPECT_EQ(ui.flash, "Run r1 is already cancelled");
+}
+
+TEST_F(MonitorScreenTest, PausedRunHeaderSaysPausedInUtf8AndAscii) {
+  pb::RunSnapshot s = SevenSteps();
+  s.mutable_run()->set_state(pb::RUN_PAUSED);
+  for (bool utf8 : {true, false}) {
+    const std::string label = utf8 ? "⏸ Paused" : "|| Paused";
+    std::vector<ScreenLine> lines = Layout(s, MonitorUi{}, 160, 40, kT0 + 125'000, utf8);
+    const ScreenLine* run = RowStarting(lines, "Run: r1");
+    ASSERT_NE(run, nullptr);
+    EXPECT_TRUE(StartsWith(run->text, "Run: r1  State: " + label)) << run->text;
+    EXPECT_EQ(run->text.substr(run->status_byte, run->status_bytes), label);
+    EXPECT_EQ(run->status_style, Style::kWarning);
+    // Narrow: "ID state", the state never cut.
+    lines = Layout(s, MonitorUi{}, 20, 12, kT0 + 125'000, utf8);
+    ExpectFits(lines, 20, 12, utf8 ? "utf8 20x12" : "ascii 20x12");
+    EXPECT_NE(LineWith(lines, "r1 " + label), nullptr);
+  }
+}
+
+TEST_F(MonitorScreenTest, PendingStepSaysWhatItWaitsFor) {
+  pb::RunSnapshot s = SevenSteps();
+  s.mutable_steps(6)->set_waiting_for("gpu");
+  for (bool utf8 : {true, false}) {
+    const std::string label = utf8 ? "○ Pending (gpu)" : "o Pending (gpu)";
+    std::vector<ScreenLine> lines = Layout(s, MonitorUi{}, 160, 40, kT0 + 125'000, utf8);
+    const ScreenLine* row = RowStarting(lines, "step_7 ");
+    ASSERT_NE(row, nullptr);
+    EXPECT_EQ(row->text.substr(row->status_byte, row->status_bytes), label) << row->text;
+    EXPECT_EQ(row->status_style, Style::kPending);
+    EXPECT_TRUE(Contains(row->text, "Générer le résumé final")) << row->text;
+    // The other rows' descriptions line up with it.
+    const ScreenLine* other = RowStarting(lines, "step_4 ");
+    ASSERT_NE(other, nullptr);
+    EXPECT_EQ(DisplayWidth(row->text.substr(0, row->text.find("Générer"))),
+              DisplayWidth(other->text.substr(0, other->text.find("Mettre"))));
+  }
+  // A long reason is cut to the column; every size still fits.
+  s.mutable_steps(6)->set_waiting_for("a deepseek slot and then some more words");
+  for (int width : {20, 45, 80, 120, 200}) {
+    for (int height : {5, 12, 40}) {
+      for (bool utf8 : {true, false}) {
+        ExpectFits(Layout(s, MonitorUi{}, width, height, kT0 + 125'000, utf8), width,
+                   height, std::to_string(width) + "x" + std::to_string(height));
+      }
+    }
+  }
+  std::vector<ScreenLine> lines = Layout(s, MonitorUi{}, 200, 40);
+  EXPECT_TRUE(Contains(RowStarting(lines, "step_7 ")->text, "○ Pending (a deepseek slot"))
+      << RowStarting(lines, "step_7 ")->text;
+}
+
+TEST_F(MonitorScreenTest, HelpListsPause) {
+  MonitorUi ui;
+  ui.show_help = true;
+  std::vector<ScreenLine> lines = Layout(SevenSteps(), ui, 100, 30);
+  const ScreenLine* pause = LineWith(lines, "pause");
+  ASSERT_NE(pause, nullptr);
+  EXPECT_TRUE(StartsWith(pause->text, "  p ")) << pause->text;
 }
 
 }  // namespace

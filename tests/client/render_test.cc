@@ -186,6 +186,15 @@ class RenderTest : public testing::Test {
     return snapshot;
   }
 
+  // SevenSteps, paused, with step_7 ready but waiting (SPEC §9).
+  static pb::RunSnapshot PausedWithWaitingStep(const std::string& waiting_for = "gpu") {
+    pb::RunSnapshot snapshot = SevenSteps();
+    snapshot.mutable_run()->set_state(pb::RUN_PAUSED);
+    snapshot.mutable_run()->set_reason("paused by the user");
+    snapshot.mutable_steps(6)->set_waiting_for(waiting_for);
+    return snapshot;
+  }
+
   static std::string Header(const std::string& status) {
     // Everything before the table's header row.
     return status.substr(0, status.find("Step"));
@@ -243,6 +252,7 @@ TEST_F(RenderTest, StateWordsAreSpecLowerCase) {
   EXPECT_STREQ(RunStateWord(pb::RUN_FAILED), "failed");
   EXPECT_STREQ(RunStateWord(pb::RUN_CANCELLED), "cancelled");
   EXPECT_STREQ(RunStateWord(pb::RUN_INTERRUPTED), "interrupted");
+  EXPECT_STREQ(RunStateWord(pb::RUN_PAUSED), "paused");  // SPEC §9
   // An out-of-range value from a newer daemon does not crash.
   EXPECT_STREQ(StepStateWord(static_cast<pb::StepState>(42)), "unknown");
   EXPECT_STREQ(RunStateWord(static_cast<pb::RunState>(42)), "unknown");
@@ -989,6 +999,127 @@ TEST_F(RenderTest, RunJsonOfAQueuedRun) {
   EXPECT_TRUE(j["cost"].is_null());
   // It is valid JSON that parses back to itself.
   EXPECT_EQ(nlohmann::json::parse(j.dump()), j);
+}
+
+// ---------------------------------------------------------------------------
+// SPEC §9: paused runs, steps that wait, resources.
+
+
+TEST_F(RenderTest, PausedRunStateEverywhere) {
+  pb::RunSnapshot snapshot = PausedWithWaitingStep();
+  EXPECT_EQ(RunStateLabel(pb::RUN_PAUSED, true), "⏸ Paused");
+  EXPECT_EQ(RunStateLabel(pb::RUN_PAUSED, false), "|| Paused");
+  EXPECT_EQ(RunStateLabel(pb::RUN_RUNNING, true), "running");
+
+  std::string status = RenderStatus(snapshot, Options(120));
+  EXPECT_TRUE(Contains(LineWith(status, "Run: "), "State: paused")) << status;
+  EXPECT_TRUE(Contains(status, "Reason: paused by the user")) << status;
+
+  EXPECT_EQ(StatusJson(snapshot, kT0 + 245'000)["run"]["state"], "paused");
+  std::string list = RenderRunList({snapshot.run()}, Options(120));
+  EXPECT_TRUE(Contains(Lines(list)[1], " paused ")) << list;
+
+  pb::Event event;
+  event.set_seq(43);
+  event.set_time_ms(kT0 + 240'000);
+  event.set_kind(pb::RUN_STATE_CHANGED);
+  event.set_run_state(pb::RUN_PAUSED);
+  event.set_message("paused by the user");
+  std::string line = RenderEventLine(event, snapshot, Options(120));
+  EXPECT_TRUE(Contains(line, "run r-1a2b3c paused: paused by the user")) << line;
+
+  std::string summary = RenderSummary(snapshot, {}, Options(120));
+  EXPECT_TRUE(Contains(summary, "Run r-1a2b3c paused")) << summary;
+  EXPECT_TRUE(Contains(summary, "aetherflow resume r-1a2b3c")) << summary;
+  EXPECT_FALSE(Contains(summary, "Again:")) << "nothing to run again: " << summary;
+}
+
+TEST_F(RenderTest, PendingStepSaysWhatItWaitsFor) {
+  pb::Step step;
+  step.set_state(pb::STEP_PENDING);
+  step.set_waiting_for("gpu");
+  EXPECT_EQ(StepStatusLabel(step, true), "○ Pending (gpu)");
+  EXPECT_EQ(StepStatusLabel(step, false), "o Pending (gpu)");
+  step.set_retry_at_ms(kT0);
+  EXPECT_EQ(StepStatusLabel(step, true), "↻ Retrying (gpu)");
+  step.set_retry_at_ms(0);
+  step.clear_waiting_for();
+  EXPECT_EQ(StepStatusLabel(step, true), "○ Pending");
+  // Only a pending step waits.
+  step.set_state(pb::STEP_RUNNING);
+  step.set_waiting_for("gpu");
+  EXPECT_EQ(StepStatusLabel(step, true), "⟳ Running");
+
+  for (bool utf8 : {true, false}) {
+    std::string status = RenderStatus(PausedWithWaitingStep(), Options(120, 245'000, utf8));
+    std::string row = LineWith(status, "step_7");
+    EXPECT_TRUE(Contains(row, utf8 ? "○ Pending (gpu)" : "o Pending (gpu)")) << status;
+    EXPECT_TRUE(Contains(row, "Appliquer le correctif")) << row;
+    // The table still lines up: the status column grew for every row.
+    EXPECT_EQ(DisplayWidth(row.substr(0, row.find("Appliquer"))),
+              DisplayWidth(LineWith(status, "Description").substr(
+                  0, LineWith(status, "Description").find("Description"))))
+        << status;
+    if (!utf8) {
+      EXPECT_FALSE(Contains(status, "○")) << status;
+    }
+  }
+  // A long reason is cut, never the table's width.
+  std::string status =
+      RenderStatus(PausedWithWaitingStep("a deepseek slot, then a very long reason"),
+                   Options(80));
+  ExpectFits(status, 80);
+  EXPECT_TRUE(Contains(LineWith(status, "step_7"), "○ Pending (a deep")) << status;
+}
+
+TEST_F(RenderTest, PlainLinesShowWhatAPendingStepWaitsFor) {
+  pb::RunSnapshot snapshot = PausedWithWaitingStep("a slot");
+  pb::Event event;
+  event.set_seq(43);
+  event.set_time_ms(kT0 + 240'000);
+  event.set_kind(pb::STEP_STATE_CHANGED);
+  event.set_step_id("step_7");
+  event.set_step_state(pb::STEP_PENDING);
+  std::string line = RenderEventLine(event, snapshot, Options(120));
+  EXPECT_TRUE(Contains(line, "○ Pending (a slot)")) << line;
+
+  std::string progress = RenderProgressLine(snapshot, Options(120));
+  EXPECT_TRUE(Contains(progress, "waiting: step_7 (a slot)")) << progress;
+  EXPECT_TRUE(Contains(progress, "paused")) << progress;
+  progress = RenderProgressLine(SevenSteps(), Options(120));
+  EXPECT_FALSE(Contains(progress, "waiting")) << progress;
+  EXPECT_FALSE(Contains(progress, "paused")) << progress;
+}
+
+TEST_F(RenderTest, StatusJsonWaitingForAndResources) {
+  pb::RunSnapshot snapshot = PausedWithWaitingStep();
+  pb::StepResources* held = snapshot.mutable_steps(4)->mutable_resources();
+  held->set_cpu(4);
+  held->set_mem_bytes(8LL << 30);
+  held->set_gpu(2);
+  held->add_gpu_ids(0);
+  held->add_gpu_ids(1);
+  snapshot.mutable_steps(6)->mutable_resources()->set_gpu(1);
+  nlohmann::json j = StatusJson(snapshot, kT0 + 245'000);
+
+  const nlohmann::json& running = j["steps"][4];
+  ASSERT_EQ(running["id"], "step_5");
+  EXPECT_TRUE(running["waiting_for"].is_null());
+  EXPECT_EQ(running["resources"],
+            nlohmann::json::parse(
+                R"({"cpu": 4.0, "mem_bytes": 8589934592, "gpu": 2, "gpu_ids": [0, 1]})"));
+  const nlohmann::json& waiting = j["steps"][6];
+  ASSERT_EQ(waiting["id"], "step_7");
+  EXPECT_EQ(waiting["waiting_for"], "gpu");
+  EXPECT_EQ(waiting["resources"]["gpu"], 1);
+  EXPECT_EQ(waiting["resources"]["cpu"], 0);
+  EXPECT_EQ(waiting["resources"]["gpu_ids"], nlohmann::json::array());
+  // A step that asked for nothing: null, as every unknown.
+  EXPECT_TRUE(j["steps"][0].contains("resources"));
+  EXPECT_TRUE(j["steps"][0]["resources"].is_null());
+  EXPECT_TRUE(j["steps"][0].contains("waiting_for"));
+  snapshot.mutable_steps(0)->mutable_resources();  // present but empty
+  EXPECT_TRUE(StatusJson(snapshot, kT0)["steps"][0]["resources"].is_null());
 }
 
 }  // namespace

@@ -385,5 +385,67 @@ TEST_F(RunModelTest, FindStepSeesAppliedEvents) {
   EXPECT_EQ(b, &model_.snapshot().steps(1));
 }
 
+// SPEC §9.
+
+TEST_F(RunModelTest, PausedRunIsNotFinishedAndResumes) {
+  ASSERT_TRUE(model_.Apply(StepEvent("a", pb::STEP_RUNNING, kT0 + 1000)));
+  ASSERT_TRUE(model_.Apply(RunEvent(pb::RUN_PAUSED, kT0 + 2000, "paused by the user")));
+  EXPECT_EQ(run().state(), pb::RUN_PAUSED);
+  EXPECT_EQ(run().reason(), "paused by the user");
+  EXPECT_FALSE(model_.finished()) << "a paused run waits for the user";
+  EXPECT_EQ(run().finished_at_ms(), 0);
+  // Its running step goes on to its end.
+  ASSERT_TRUE(model_.Apply(StepEvent("a", pb::STEP_COMPLETED, kT0 + 3000)));
+  EXPECT_EQ(run().state(), pb::RUN_PAUSED);
+  ASSERT_TRUE(model_.Apply(RunEvent(pb::RUN_RUNNING, kT0 + 4000, "resumed")));
+  EXPECT_EQ(run().state(), pb::RUN_RUNNING);
+  EXPECT_EQ(run().started_at_ms(), kT0) << "the run's start is kept";
+  EXPECT_FALSE(model_.finished());
+  ExpectCountsMatchSteps();
+}
+
+TEST_F(RunModelTest, PausedQueuedRunResumesQueued) {
+  pb::RunSnapshot snapshot = Snapshot();
+  snapshot.mutable_run()->set_state(pb::RUN_QUEUED);
+  snapshot.mutable_run()->set_started_at_ms(0);
+  RunModel model(snapshot);
+  ASSERT_TRUE(model.Apply(RunEvent(pb::RUN_PAUSED, kT0 + 100, "paused by the user")));
+  EXPECT_FALSE(model.finished());
+  ASSERT_TRUE(model.Apply(RunEvent(pb::RUN_QUEUED, kT0 + 200, "resumed")));
+  EXPECT_EQ(model.snapshot().run().state(), pb::RUN_QUEUED);
+  EXPECT_EQ(model.snapshot().run().started_at_ms(), 0) << "no step ever started";
+}
+
+TEST_F(RunModelTest, WaitingForFollowsFiguresAndClearsWhenTheStepStarts) {
+  pb::Event gpu = FiguresEvent("b", kT0 + 1000);
+  gpu.set_waiting_for("gpu");
+  ASSERT_TRUE(model_.Apply(gpu));
+  EXPECT_EQ(Step("b").waiting_for(), "gpu");
+  EXPECT_EQ(Step("b").state(), pb::STEP_PENDING) << "figures change no state";
+  EXPECT_EQ(Step("a").waiting_for(), "");
+
+  pb::Event slot = FiguresEvent("b", kT0 + 2000);
+  slot.set_waiting_for("a deepseek slot");
+  ASSERT_TRUE(model_.Apply(slot));
+  EXPECT_EQ(Step("b").waiting_for(), "a deepseek slot") << "the reason changed";
+
+  ASSERT_TRUE(model_.Apply(FiguresEvent("b", kT0 + 3000)));  // waiting_for ""
+  EXPECT_EQ(Step("b").waiting_for(), "") << "empty: no longer waits";
+
+  pb::Event again = FiguresEvent("b", kT0 + 4000);
+  again.set_waiting_for("mem");
+  ASSERT_TRUE(model_.Apply(again));
+  ASSERT_TRUE(model_.Apply(StepEvent("b", pb::STEP_RUNNING, kT0 + 5000)));
+  EXPECT_EQ(Step("b").waiting_for(), "") << "a step that starts no longer waits";
+  ExpectCountsMatchSteps();
+
+  // A step skipped while it waited waits no more either.
+  pb::Event cpu = FiguresEvent("c", kT0 + 6000);
+  cpu.set_waiting_for("cpu");
+  ASSERT_TRUE(model_.Apply(cpu));
+  ASSERT_TRUE(model_.Apply(StepEvent("c", pb::STEP_CANCELLED, kT0 + 7000)));
+  EXPECT_EQ(Step("c").waiting_for(), "");
+}
+
 }  // namespace
 }  // namespace aetherflow
