@@ -216,7 +216,7 @@ nlohmann::json DaemonTest::WaitFor(
 nlohmann::json DaemonTest::WaitForEnd(const std::string& run) {
   return WaitFor(run, [](const nlohmann::json& s) {
     std::string state = s["run"]["state"];
-    return state != "queued" && state != "running";
+    return state != "queued" && state != "running" && state != "paused";
   });
 }
 
