@@ -22,6 +22,7 @@ add_library(aetherflow_daemon STATIC
   daemon/llm_steps.cc
   daemon/log.cc
   daemon/process_runner.cc
+  daemon/progress_watcher.cc
   daemon/run_layout.cc
   daemon/scheduler.cc
   daemon/server.cc

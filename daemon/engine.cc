@@ -42,6 +42,7 @@ int Engine::Impl::Timeout(int64_t now) const {
     if (run->scheduler) sooner(run->scheduler->NextWakeup());
   }
   sooner(command_->NextWakeup());
+  sooner(progress_.NextWakeup());
   sooner(llm_->NextWakeup());
   if (!due) return -1;
   return static_cast<int>(std::clamp<int64_t>(*due - now, 0, 60'000));
@@ -86,6 +87,7 @@ void Engine::Impl::Turn(int64_t now) {
   command_->Collect(&events);
   llm_->Collect(&events);
   for (const ExecutorEvent& event : events) Handle(event, now);
+  PublishProgress(now);
   Expire(now);
   // Nothing new starts while the database refuses writes.
   if (!journal_.failing()) {
@@ -213,7 +215,10 @@ void Engine::Impl::Handle(const ExecutorEvent& event, int64_t now) {
       r.set_cost(r.cost() - step.cost() + cost);
       step.set_cost(cost);
     }
-    if (figures->progress) step.set_progress(*figures->progress);
+    if (figures->progress) {
+      step.set_progress(*figures->progress);
+      progress_.Explicit(key);
+    }
     if (figures->throttled) {
       step.set_throttled(*figures->throttled);
       ev->set_throttled(*figures->throttled);
@@ -225,8 +230,12 @@ void Engine::Impl::Handle(const ExecutorEvent& event, int64_t now) {
     run->dirty_steps.insert(index);
   } else if (std::holds_alternative<StepOutput>(event)) {
     hub_->Notify(run->id());
+    const Step& spec = run->plan.steps[index];
+    progress_.Output(key, layout_.LogPath(run->id(), spec.id), spec.watch,
+                     step.started_at_ms(), now);
   } else if (const auto* ended = std::get_if<StepEnded>(&event)) {
     running_.erase(it);
+    progress_.Forget(key);
     if (ended->exit_code) step.set_exit_code(*ended->exit_code);
     step.set_signal(ended->signal);
     step.set_message(ended->message);
@@ -235,6 +244,26 @@ void Engine::Impl::Handle(const ExecutorEvent& event, int64_t now) {
     // cancel): it knows what it asked for.
     StepDone(run, index,
              ended->succeeded ? AttemptResult::kSucceeded : AttemptResult::kFailed, now);
+  }
+}
+
+// What the steps' logs say of their progress, once it changes.
+void Engine::Impl::PublishProgress(int64_t now) {
+  std::vector<std::pair<int64_t, std::string>> texts;
+  progress_.Collect(now, &texts);
+  for (auto& [key, text] : texts) {
+    auto it = running_.find(key);
+    if (it == running_.end()) continue;
+    auto [run, index] = it->second;
+    pb::Step& step = run->steps[index];
+    step.set_progress(text);
+    pb::Event* ev = run->NewEvent(pb::STEP_FIGURES, now);
+    ev->set_step_id(step.id());
+    ev->set_attempt(step.attempt());
+    if (step.has_tokens()) ev->set_tokens(step.tokens());
+    if (step.has_cost()) ev->set_cost(step.cost());
+    ev->set_progress(step.progress());
+    run->dirty_steps.insert(index);
   }
 }
 

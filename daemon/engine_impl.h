@@ -14,6 +14,7 @@
 #include "daemon/admission.h"
 #include "daemon/engine.h"
 #include "daemon/journal.h"
+#include "daemon/progress_watcher.h"
 #include "daemon/run_layout.h"
 #include "daemon/worker.h"
 
@@ -96,6 +97,7 @@ class Engine::Impl {
   void StopStep(ActiveRun* run, int index);
   void Expire(int64_t now);
   void Retire();
+  void PublishProgress(int64_t now);
   StepExecutor* ExecutorFor(const ActiveRun& run, int index) {
     return run.plan.steps[index].is_command() ? command_.get() : llm_.get();
   }
@@ -123,6 +125,8 @@ class Engine::Impl {
   std::unique_ptr<StepExecutor> command_;
   std::unique_ptr<StepExecutor> llm_;
   Waiter* waiter_;
+  // Before the worker: destroyed after it, since its reads report here.
+  ProgressWatcher progress_{&worker_, [this] { waiter_->Wakeup(); }};
   Worker worker_;  // plan parsing, key files, folder removal
   std::thread thread_;
 
