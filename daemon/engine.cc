@@ -461,10 +461,10 @@ void Engine::Sync(std::function<void()> done) {
   }, [] {});
 }
 
-void Engine::ReloadConfig(Config config) {
+void Engine::ReloadConfig(Config config, std::optional<Capacity> capacity) {
   impl_->Post(
-      [impl = impl_.get(), config = std::move(config)]() mutable {
-        impl->SetConfig(std::move(config));
+      [impl = impl_.get(), config = std::move(config), capacity]() mutable {
+        impl->SetConfig(std::move(config), capacity);
       },
       [] {});
 }

@@ -120,9 +120,9 @@ class Engine {
   // this call is committed and published (tests). Thread-safe.
   void Sync(std::function<void()> done);
 
-  // Replaces providers and routing for steps that start from now on
-  // (SIGHUP); the capacity stays as the daemon started. Thread-safe.
-  void ReloadConfig(Config config);
+  // Replaces providers, routing and the capacity for steps that start from
+  // now on (SIGHUP); running steps keep what they hold. Thread-safe.
+  void ReloadConfig(Config config, std::optional<Capacity> capacity = std::nullopt);
 
   // Where a step's log is. Thread-safe.
   std::string LogPath(const std::string& run_id, const std::string& step_id) const;

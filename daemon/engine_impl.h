@@ -36,6 +36,7 @@ class Engine::Impl {
         waiter_(executors.waiter) {
     admission_.set_provider_slots(ProviderSlots(options_.config));
     config_snapshot_ = std::make_shared<const Config>(options_.config);
+    capacity_snapshot_ = std::make_shared<const Capacity>(options_.capacity);
   }
 
   absl::Status Recover();
@@ -66,7 +67,14 @@ class Engine::Impl {
   void DoDelete(std::vector<std::string> ids, int64_t finished_before_ms,
                 std::optional<uint32_t> owner, DeleteCallback done);
   void DoSync(std::function<void()> done) { journal_.AfterCommit(std::move(done)); }
-  void SetConfig(Config config);
+  void SetConfig(Config config, std::optional<Capacity> capacity);
+  // Replies with the run as committed, read on the worker: a 10,000-step
+  // snapshot is no work for the engine thread.
+  void ReplyWithRun(const std::string& run_id, SnapshotCallback done) {
+    journal_.AfterCommit([this, run_id, done = std::move(done)]() mutable {
+      worker_.Post([this, run_id, done = std::move(done)] { done(store_->GetRun(run_id)); });
+    });
+  }
 
   const RunLayout& layout() const { return layout_; }
   StateStore* store() { return store_; }
@@ -136,6 +144,7 @@ class Engine::Impl {
   bool stopped_ = false;          // guarded by mu_
   // The config the worker checks submissions against. Guarded by mu_.
   std::shared_ptr<const Config> config_snapshot_;
+  std::shared_ptr<const Capacity> capacity_snapshot_;  // guarded by mu_
 
   // Engine thread only from here on.
   std::unordered_map<std::string, std::unique_ptr<ActiveRun>> active_;

@@ -31,12 +31,14 @@ std::string NewRunId() {
 
 void Engine::Impl::Submit(SubmitRequest request, SubmitCallback done) {
   std::shared_ptr<const Config> config;
+  std::shared_ptr<const Capacity> capacity;
   {
     std::lock_guard<std::mutex> lock(mu_);
     config = config_snapshot_;
+    capacity = capacity_snapshot_;
   }
   worker_.Post([this, request = std::move(request), done = std::move(done),
-                config = std::move(config)]() mutable {
+                config = std::move(config), capacity = std::move(capacity)]() mutable {
     if (request.plan_json.size() > kMaxPlanBytes) {
       return done(absl::ResourceExhaustedError(
           absl::StrCat(request.plan_path, ": plan is ", request.plan_json.size(),
@@ -45,7 +47,7 @@ void Engine::Impl::Submit(SubmitRequest request, SubmitCallback done) {
     absl::StatusOr<Plan> plan = ParsePlan(request.plan_json, request.plan_path);
     if (!plan.ok()) return done(plan.status());
     if (absl::Status checked = CheckSubmission(&*plan, request.plan_path, *config,
-                                               options_.getenv, options_.capacity);
+                                               options_.getenv, *capacity);
         !checked.ok()) {
       return done(checked);
     }
@@ -139,7 +141,7 @@ void Engine::Impl::DoCancel(const std::string& run_id, SnapshotCallback done) {
   run->MaybeFinish(now);
   journal_.Touch(run);
   LogInfo(absl::StrCat("run ", run_id, " cancelled"));
-  journal_.AfterCommit([this, run_id, done] { done(store_->GetRun(run_id)); });
+  ReplyWithRun(run_id, std::move(done));
 }
 
 void Engine::Impl::DoPause(const std::string& run_id, SnapshotCallback done) {
@@ -158,7 +160,7 @@ void Engine::Impl::DoPause(const std::string& run_id, SnapshotCallback done) {
     run->SetRunState(RunState::kPaused, Now(), "paused by the user");
     LogInfo(absl::StrCat("run ", run_id, " paused"));
   }
-  journal_.AfterCommit([this, run_id, done] { done(store_->GetRun(run_id)); });
+  ReplyWithRun(run_id, std::move(done));
 }
 
 void Engine::Impl::DoResume(const std::string& run_id,
@@ -180,7 +182,7 @@ void Engine::Impl::DoResume(const std::string& run_id,
     run->shared_env.reset();
     run->MaybeFinish(now);
     LogInfo(absl::StrCat("run ", run_id, " un-paused"));
-    journal_.AfterCommit([this, run_id, done] { done(store_->GetRun(run_id)); });
+    ReplyWithRun(run_id, std::move(done));
     return;
   }
   absl::StatusOr<pb::RunSnapshot> snapshot = store_->GetRun(run_id);
@@ -220,7 +222,7 @@ void Engine::Impl::DoResume(const std::string& run_id,
   Admit(raw);
   LogInfo(absl::StrCat("run ", run_id, " resumed"));
   raw->MaybeFinish(now);
-  journal_.AfterCommit([this, run_id, done] { done(store_->GetRun(run_id)); });
+  ReplyWithRun(run_id, std::move(done));
 }
 
 void Engine::Impl::DoDelete(std::vector<std::string> ids, int64_t finished_before_ms,
@@ -261,14 +263,17 @@ void Engine::Impl::DoDelete(std::vector<std::string> ids, int64_t finished_befor
   });
 }
 
-void Engine::Impl::SetConfig(Config config) {
+void Engine::Impl::SetConfig(Config config, std::optional<Capacity> capacity) {
   // Steps in flight keep the provider they started with (their launch
-  // holds its config).
+  // holds its config) and what they hold.
   admission_.set_provider_slots(ProviderSlots(config));
-  {
-    std::lock_guard<std::mutex> lock(mu_);
-    config_snapshot_ = std::make_shared<const Config>(config);
+  std::lock_guard<std::mutex> lock(mu_);
+  if (capacity) {
+    options_.capacity = *capacity;
+    admission_.set_capacity(*capacity);
+    capacity_snapshot_ = std::make_shared<const Capacity>(*capacity);
   }
+  config_snapshot_ = std::make_shared<const Config>(config);
   options_.config = std::move(config);
   LogInfo(absl::StrCat("configuration reloaded from ", options_.config.source));
 }

@@ -423,7 +423,7 @@ int main(int argc, char** argv) {
         const aetherflow::Capacity capacity = aetherflow::ResolveCapacity(
             resources_flag, reloaded->resources, detected);
         LogInfo(absl::StrCat("resources: ", aetherflow::DescribeCapacity(capacity)));
-        (*engine)->ReloadConfig(*reloaded);
+        (*engine)->ReloadConfig(*reloaded, capacity);
       } else {
         LogError(absl::StrCat("SIGHUP: keeping the old configuration: ",
                               reloaded.status().message()));
