@@ -60,6 +60,10 @@ class Engine::Impl {
   // Parsing and checking a plan is slow for big plans and reads key files:
   // the worker does it, then the engine thread takes the run.
   void Submit(SubmitRequest request, SubmitCallback done);
+  // The run if it is being executed (not finished), else null; and the
+  // error for one that is not: its state, or the store's NotFound.
+  ActiveRun* Executing(const std::string& run_id);
+  absl::Status NotExecuting(const std::string& run_id, std::string_view why);
   void DoCancel(const std::string& run_id, SnapshotCallback done);
   void DoPause(const std::string& run_id, SnapshotCallback done);
   void DoResume(const std::string& run_id, const std::map<std::string, std::string>& env,

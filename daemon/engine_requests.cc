@@ -123,16 +123,22 @@ void Engine::Impl::DoSubmit(SubmitRequest request, Plan plan, SubmitCallback don
   raw->MaybeFinish(now);  // an empty plan
 }
 
-void Engine::Impl::DoCancel(const std::string& run_id, SnapshotCallback done) {
+ActiveRun* Engine::Impl::Executing(const std::string& run_id) {
   auto it = active_.find(run_id);
-  if (it == active_.end() || !it->second->scheduler || it->second->final()) {
-    absl::StatusOr<pb::RunSnapshot> snapshot = store_->GetRun(run_id);
-    if (!snapshot.ok()) return done(snapshot.status());
-    return done(absl::FailedPreconditionError(
-        absl::StrCat("run ", run_id, " is not running (",
-                     std::string(RunStateName(FromProto(snapshot->run().state()))), ")")));
-  }
-  ActiveRun* run = it->second.get();
+  if (it == active_.end() || !it->second->scheduler || it->second->final()) return nullptr;
+  return it->second.get();
+}
+
+absl::Status Engine::Impl::NotExecuting(const std::string& run_id, std::string_view why) {
+  absl::StatusOr<pb::Run> run = store_->GetRunOnly(run_id);
+  if (!run.ok()) return run.status();
+  return absl::FailedPreconditionError(absl::StrCat(
+      "run ", run_id, " ", std::string(why), " (", std::string(RunStateName(FromProto(run->state()))), ")"));
+}
+
+void Engine::Impl::DoCancel(const std::string& run_id, SnapshotCallback done) {
+  ActiveRun* run = Executing(run_id);
+  if (!run) return done(NotExecuting(run_id, "is not running"));
   int64_t now = Now();
   run->run.set_reason("cancelled by the user");
   Update update = run->scheduler->Cancel();
@@ -145,16 +151,8 @@ void Engine::Impl::DoCancel(const std::string& run_id, SnapshotCallback done) {
 }
 
 void Engine::Impl::DoPause(const std::string& run_id, SnapshotCallback done) {
-  auto it = active_.find(run_id);
-  if (it == active_.end() || !it->second->scheduler || it->second->final()) {
-    absl::StatusOr<pb::RunSnapshot> snapshot = store_->GetRun(run_id);
-    if (!snapshot.ok()) return done(snapshot.status());
-    return done(absl::FailedPreconditionError(
-        absl::StrCat("run ", run_id, " has ended (",
-                     std::string(RunStateName(FromProto(snapshot->run().state()))),
-                     "); there is nothing to pause")));
-  }
-  ActiveRun* run = it->second.get();
+  ActiveRun* run = Executing(run_id);
+  if (!run) return done(NotExecuting(run_id, "has ended"));
   if (run->state() != RunState::kPaused) {
     run->scheduler->SetPaused(true);
     run->SetRunState(RunState::kPaused, Now(), "paused by the user");
@@ -167,9 +165,7 @@ void Engine::Impl::DoResume(const std::string& run_id,
                             const std::map<std::string, std::string>& env,
                             SnapshotCallback done) {
   int64_t now = Now();
-  if (auto it = active_.find(run_id);
-      it != active_.end() && it->second->scheduler && !it->second->final()) {
-    ActiveRun* run = it->second.get();
+  if (ActiveRun* run = Executing(run_id)) {
     if (run->state() != RunState::kPaused) {
       return done(absl::FailedPreconditionError(
           absl::StrCat("run ", run_id, " is still running")));

@@ -440,24 +440,27 @@ class Service final : public pb::AetherFlow::CallbackService {
   grpc::ServerUnaryReactor* CancelRun(grpc::CallbackServerContext* context,
                                       const pb::CancelRunRequest* request,
                                       pb::RunSnapshot* response) override {
-    absl::StatusOr<Caller> caller = resolver_.Resolve(*context);
-    if (!caller.ok()) return FinishNow(context, caller.status());
-    absl::StatusOr<std::string> id = Resolve(*caller, request->run_id());
-    if (!id.ok()) return FinishNow(context, id.status());
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    engine_->Cancel(*id, Reply(reactor, response));
-    return reactor;
+    return OnRun(context, request->run_id(), response, &Engine::Cancel);
   }
 
   grpc::ServerUnaryReactor* PauseRun(grpc::CallbackServerContext* context,
                                      const pb::PauseRunRequest* request,
                                      pb::RunSnapshot* response) override {
+    return OnRun(context, request->run_id(), response, &Engine::Pause);
+  }
+
+  // A call that does `action` to one of the caller's runs and answers with
+  // the run as committed.
+  grpc::ServerUnaryReactor* OnRun(grpc::CallbackServerContext* context,
+                                  const std::string& run_ref, pb::RunSnapshot* response,
+                                  void (Engine::*action)(std::string,
+                                                         Engine::SnapshotCallback)) {
     absl::StatusOr<Caller> caller = resolver_.Resolve(*context);
     if (!caller.ok()) return FinishNow(context, caller.status());
-    absl::StatusOr<std::string> id = Resolve(*caller, request->run_id());
+    absl::StatusOr<std::string> id = Resolve(*caller, run_ref);
     if (!id.ok()) return FinishNow(context, id.status());
     grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    engine_->Pause(*id, Reply(reactor, response));
+    (engine_->*action)(*id, Reply(reactor, response));
     return reactor;
   }
 
