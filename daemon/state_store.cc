@@ -79,9 +79,11 @@ class StateStore::Db {
         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, nullptr);
     if (rc != SQLITE_OK) return SqliteError(db->db_, absl::StrCat("open ", path));
     sqlite3_extended_result_codes(db->db_, 1);
+    // The busy timeout first: switching to WAL takes a lock that someone
+    // reading the file at that moment (sqlite3, a backup) holds briefly.
     AF_RETURN_IF_ERROR(db->Exec(
-        "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
-        "PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;"));
+        "PRAGMA busy_timeout=5000; PRAGMA journal_mode=WAL; "
+        "PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON;"));
     return db;
   }
 
