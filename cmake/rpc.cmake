@@ -9,6 +9,7 @@ add_library(aetherflow_daemon STATIC
   daemon/caller.cc
   daemon/checkin_call.cc
   daemon/engine.cc
+  daemon/event_hub.cc
   daemon/identity.cc
   daemon/listener.cc
   daemon/llm_runner.cc
