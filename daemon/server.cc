@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
@@ -74,7 +75,17 @@ class WriterCore : public StreamCore,
     pump_ = pump;
   }
 
+  // News (the hub's waker, on the engine thread): queues one Service,
+  // unless one is queued already or a timer will come anyway — so that
+  // 100 commits a second do not make 100 pump rounds per follower.
+  void Wake() {
+    if (parked_.load() || queued_.exchange(true)) return;
+    pump_->Enqueue(this->shared_from_this());
+  }
+
   void Service() override {
+    // Anything after this point queues a new Service.
+    queued_.store(false);
     std::unique_lock<std::mutex> lock(mu_);
     if (reactor_ == nullptr || finished_) return;
     if (in_flight_) {
@@ -90,13 +101,13 @@ class WriterCore : public StreamCore,
     }
     Pump::Clock::time_point now = Pump::Clock::now();
     if (caught_up_ && now < next_write_) {
-      if (!timer_set_) {
-        timer_set_ = true;
+      if (!parked_.load()) {
+        parked_.store(true);
         pump_->WakeAt(next_write_, this->weak_from_this());
       }
       return;
     }
-    timer_set_ = false;
+    parked_.store(false);
     msg_.Clear();
     absl::StatusOr<Fill> fill = Next(&msg_);
     if (fill.ok() && *fill == Fill::kWait) {
@@ -133,7 +144,7 @@ class WriterCore : public StreamCore,
     bool again = !caught_up_ || news_;
     news_ = false;
     lock.unlock();
-    if (again) pump_->Enqueue(this->shared_from_this());
+    if (again && !queued_.exchange(true)) pump_->Enqueue(this->shared_from_this());
   }
 
   void Cancelled() {
@@ -166,8 +177,9 @@ class WriterCore : public StreamCore,
   bool cancelled_ = false;
   bool news_ = false;       // woken while a write was in flight
   bool caught_up_ = false;  // the last Next had all there was
-  bool timer_set_ = false;  // a pump timer will service us at next_write_
   Pump::Clock::time_point next_write_;
+  std::atomic<bool> queued_{false};  // a Service is queued on the pump
+  std::atomic<bool> parked_{false};  // a pump timer services us at next_write_
   Msg msg_;  // alive until OnWriteDone, as gRPC requires
 };
 
@@ -181,10 +193,10 @@ class Writer : public grpc::ServerWriteReactor<Msg> {
     core_->Attach(this, pump);
     std::weak_ptr<WriterCore<Msg>> weak = core_;
     // Subscribe before the first read, so that no news is missed.
-    token_ = hub_->Subscribe(run_id_, [weak, pump] {
-      if (auto core = weak.lock()) pump->Enqueue(std::move(core));
+    token_ = hub_->Subscribe(run_id_, [weak] {
+      if (auto core = weak.lock()) core->Wake();
     });
-    pump->Enqueue(core_);
+    core_->Wake();
   }
   void OnWriteDone(bool ok) override { core_->WriteDone(ok); }
   void OnCancel() override { core_->Cancelled(); }
@@ -463,6 +475,21 @@ int64_t TailOffset(const std::string& path, int lines) {
   return 0;
 }
 
+// The request of a raw method.
+template <typename Request>
+bool ParseRequest(const grpc::ByteBuffer* raw, Request* request) {
+  grpc::ByteBuffer copy = *raw;  // Deserialize consumes its input
+  return grpc::SerializationTraits<Request>::Deserialize(&copy, request).ok();
+}
+
+// A message owning `bytes` (no copy).
+grpc::ByteBuffer OwnedBuffer(std::string bytes) {
+  auto* owner = new std::string(std::move(bytes));
+  grpc::Slice slice(owner->data(), owner->size(),
+                    [](void* p) { delete static_cast<std::string*>(p); }, owner);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
 // A unary call that ends before it starts.
 grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
                                     const absl::Status& status) {
@@ -480,8 +507,9 @@ absl::Status CheckRunRef(const std::string& ref) {
 }
 
 class Service final
-    : public pb::AetherFlow::WithRawCallbackMethod_StreamEvents<
-          pb::AetherFlow::CallbackService> {
+    : public pb::AetherFlow::WithRawCallbackMethod_GetRun<
+          pb::AetherFlow::WithRawCallbackMethod_StreamEvents<
+              pb::AetherFlow::CallbackService>> {
  public:
   Service(Engine* engine, StateStore* store, EventHub* hub, CallerResolver resolver)
       : engine_(engine), store_(store), hub_(hub), resolver_(std::move(resolver)) {}
@@ -544,20 +572,24 @@ class Service final
     return reactor;
   }
 
+  // A raw method: the stored rows are encoded messages already, so the
+  // snapshot is sent as SQLite holds it, never decoded and re-encoded
+  // (every attaching client asks for it: 10,000 steps each).
   grpc::ServerUnaryReactor* GetRun(grpc::CallbackServerContext* context,
-                                   const pb::GetRunRequest* request,
-                                   pb::RunSnapshot* response) override {
+                                   const grpc::ByteBuffer* raw,
+                                   grpc::ByteBuffer* response) override {
+    pb::GetRunRequest request;
+    if (!ParseRequest(raw, &request)) {
+      return FinishNow(context, absl::InvalidArgumentError("malformed GetRunRequest"));
+    }
     absl::StatusOr<Caller> caller = resolver_.Resolve(*context);
     if (!caller.ok()) return FinishNow(context, caller.status());
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    absl::StatusOr<pb::RunSnapshot> snapshot = Lookup(*caller, request->run_id());
-    if (!snapshot.ok()) {
-      reactor->Finish(ToGrpcStatus(snapshot.status()));
-      return reactor;
-    }
-    *response = std::move(*snapshot);
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
+    absl::StatusOr<std::string> id = Resolve(*caller, request.run_id());
+    if (!id.ok()) return FinishNow(context, id.status());
+    absl::StatusOr<std::string> encoded = store_->GetRunEncoded(*id);
+    if (!encoded.ok()) return FinishNow(context, encoded.status());
+    OwnedBuffer(std::move(*encoded)).Swap(response);
+    return FinishNow(context, absl::OkStatus());
   }
 
   // A raw method: it writes pre-serialized EventBatch messages (the wire
@@ -565,9 +597,7 @@ class Service final
   grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamEvents(
       grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw) override {
     pb::StreamEventsRequest request;
-    grpc::ByteBuffer copy = *raw;  // Deserialize consumes its input
-    if (!grpc::SerializationTraits<pb::StreamEventsRequest>::Deserialize(&copy, &request)
-             .ok()) {
+    if (!ParseRequest(raw, &request)) {
       return Failed<grpc::ByteBuffer>(
           absl::InvalidArgumentError("malformed StreamEventsRequest"));
     }
