@@ -35,6 +35,10 @@ int64_t EventHub::RunMemory::next_seq() const {
 }
 
 int64_t EventHub::Subscribe(const std::string& run_id, Waker waker) {
+  return Subscribe(run_id, EndWaker([waker = std::move(waker)](bool) { waker(); }));
+}
+
+int64_t EventHub::Subscribe(const std::string& run_id, EndWaker waker) {
   std::lock_guard<std::mutex> lock(mu_);
   int64_t token = ++next_token_;
   wakers_[run_id].emplace(token, std::move(waker));
@@ -51,19 +55,21 @@ void EventHub::Unsubscribe(const std::string& run_id, int64_t token) {
 
 void EventHub::Notify(const std::string& run_id) {
   std::lock_guard<std::mutex> lock(mu_);
+  bool ended = true;
   if (auto memory = recent_.find(run_id); memory != recent_.end()) {
     Seal(&memory->second);
+    ended = memory->second.empty() || memory->second.ended;
   }
   auto it = wakers_.find(run_id);
   if (it == wakers_.end()) return;
-  for (auto& [token, waker] : it->second) waker();
+  for (auto& [token, waker] : it->second) waker(ended);
 }
 
 void EventHub::NotifyAll() {
   std::lock_guard<std::mutex> lock(mu_);
   for (auto& [run, memory] : recent_) Seal(&memory);
   for (auto& [run, wakers] : wakers_) {
-    for (auto& [token, waker] : wakers) waker();
+    for (auto& [token, waker] : wakers) waker(true);
   }
 }
 
@@ -78,6 +84,11 @@ void EventHub::Remember(const pb::Event& event) {
   if (memory.open_ends.empty()) memory.open_first_seq = event.seq();
   memory.open_data += encoded;
   memory.open_ends.push_back(static_cast<uint32_t>(memory.open_data.size()));
+  memory.ended = event.kind() == pb::RUN_STATE_CHANGED &&
+                 (event.run_state() == pb::RUN_SUCCEEDED ||
+                  event.run_state() == pb::RUN_FAILED ||
+                  event.run_state() == pb::RUN_CANCELLED ||
+                  event.run_state() == pb::RUN_INTERRUPTED);
   // Whole batches leave the front once the rest holds enough.
   while (!memory.batches.empty() &&
          memory.sealed_events + memory.open_ends.size() -

@@ -56,6 +56,11 @@ class EventHub {
   // Unsubscribe. `waker` is called from the engine thread, with the hub
   // locked: it must not block nor call the hub. Thread-safe.
   int64_t Subscribe(const std::string& run_id, Waker waker);
+  // The same, and the waker learns whether the run has ended: the newest
+  // event remembered is a final RUN_STATE_CHANGED (or none is remembered,
+  // or the daemon stops).
+  using EndWaker = std::function<void(bool run_ended)>;
+  int64_t Subscribe(const std::string& run_id, EndWaker waker);
   void Unsubscribe(const std::string& run_id, int64_t token);
 
   // Wakes the followers of `run_id`. The events remembered for it since
@@ -104,6 +109,7 @@ class EventHub {
     int64_t open_first_seq = 0;
     std::string open_data;
     std::vector<uint32_t> open_ends;
+    bool ended = false;  // the newest event remembered ends the run
     int64_t next_seq() const;
     bool empty() const { return batches.empty() && open_ends.empty(); }
   };
@@ -112,7 +118,7 @@ class EventHub {
 
   std::mutex mu_;
   int64_t next_token_ ABSL_GUARDED_BY(mu_) = 0;
-  std::map<std::string, std::map<int64_t, Waker>> wakers_ ABSL_GUARDED_BY(mu_);
+  std::map<std::string, std::map<int64_t, EndWaker>> wakers_ ABSL_GUARDED_BY(mu_);
   std::map<std::string, RunMemory> recent_ ABSL_GUARDED_BY(mu_);
 };
 

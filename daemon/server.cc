@@ -59,7 +59,7 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 // Every write costs a syscall and wake-ups on both sides, per follower, so
 // this is what keeps 50 attached monitors cheap. A follower with a backlog
 // writes back to back.
-constexpr auto kFollowInterval = std::chrono::milliseconds(100);
+constexpr auto kFollowInterval = std::chrono::milliseconds(250);
 
 template <typename Msg>
 class WriterCore : public StreamCore,
@@ -77,9 +77,11 @@ class WriterCore : public StreamCore,
 
   // News (the hub's waker, on the engine thread): queues one Service,
   // unless one is queued already or a timer will come anyway — so that
-  // 100 commits a second do not make 100 pump rounds per follower.
-  void Wake() {
-    if (parked_.load() || queued_.exchange(true)) return;
+  // 100 commits a second do not make 100 pump rounds per follower. The end
+  // of a run goes out at once: clients wait for it to exit.
+  void Wake(bool run_ended) {
+    urgent_.store(run_ended);
+    if ((parked_.load() && !run_ended) || queued_.exchange(true)) return;
     pump_->Enqueue(this->shared_from_this());
   }
 
@@ -100,7 +102,7 @@ class WriterCore : public StreamCore,
       return;
     }
     Pump::Clock::time_point now = Pump::Clock::now();
-    if (caught_up_ && now < next_write_) {
+    if (caught_up_ && now < next_write_ && !urgent_.load()) {
       if (!parked_.load()) {
         parked_.store(true);
         pump_->WakeAt(next_write_, this->weak_from_this());
@@ -121,7 +123,9 @@ class WriterCore : public StreamCore,
       return;
     }
     caught_up_ = *fill == Fill::kCaughtUp;
-    next_write_ = now + kFollowInterval;
+    // The next slot of a grid shared by all followers: their timers fall
+    // due together, and the pump wakes once for all of them.
+    next_write_ = now - (now.time_since_epoch() % kFollowInterval) + kFollowInterval;
     news_ = false;
     in_flight_ = true;
     lock.unlock();
@@ -168,6 +172,7 @@ class WriterCore : public StreamCore,
   // the pump thread.
   virtual absl::StatusOr<Fill> Next(Msg* out) = 0;
 
+
  private:
   std::mutex mu_;
   grpc::ServerWriteReactor<Msg>* reactor_ = nullptr;
@@ -180,6 +185,7 @@ class WriterCore : public StreamCore,
   Pump::Clock::time_point next_write_;
   std::atomic<bool> queued_{false};  // a Service is queued on the pump
   std::atomic<bool> parked_{false};  // a pump timer services us at next_write_
+  std::atomic<bool> urgent_{false};  // the run has ended: no waiting for a slot
   Msg msg_;  // alive until OnWriteDone, as gRPC requires
 };
 
@@ -193,10 +199,10 @@ class Writer : public grpc::ServerWriteReactor<Msg> {
     core_->Attach(this, pump);
     std::weak_ptr<WriterCore<Msg>> weak = core_;
     // Subscribe before the first read, so that no news is missed.
-    token_ = hub_->Subscribe(run_id_, [weak] {
-      if (auto core = weak.lock()) core->Wake();
-    });
-    core_->Wake();
+    token_ = hub_->Subscribe(run_id_, EventHub::EndWaker([weak](bool run_ended) {
+      if (auto core = weak.lock()) core->Wake(run_ended);
+    }));
+    core_->Wake(false);
   }
   void OnWriteDone(bool ok) override { core_->WriteDone(ok); }
   void OnCancel() override { core_->Cancelled(); }

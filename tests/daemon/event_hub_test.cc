@@ -231,5 +231,24 @@ TEST_F(EventHubTest, NotifyWakesTheRunsSubscribersUntilTheyUnsubscribe) {
   EXPECT_EQ(a, 2);
 }
 
+TEST_F(EventHubTest, WakersLearnWhetherTheRunHasEnded) {
+  std::vector<bool> seen;
+  hub_.Subscribe("r", EventHub::EndWaker([&seen](bool ended) { seen.push_back(ended); }));
+  hub_.Notify("r");  // nothing remembered yet
+  Commit("r", 1, 2);
+  pb::Event end = MakeEvent("r", 3);
+  end.set_kind(pb::RUN_STATE_CHANGED);
+  end.set_run_state(pb::RUN_FAILED);
+  hub_.Remember(end);
+  hub_.Notify("r");
+  pb::Event resumed = MakeEvent("r", 4);
+  resumed.set_kind(pb::RUN_STATE_CHANGED);
+  resumed.set_run_state(pb::RUN_QUEUED);
+  hub_.Remember(resumed);
+  hub_.Notify("r");
+  hub_.NotifyAll();
+  EXPECT_EQ(seen, (std::vector<bool>{true, false, true, false, true}));
+}
+
 }  // namespace
 }  // namespace aetherflow
