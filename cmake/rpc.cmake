@@ -14,6 +14,7 @@ add_library(aetherflow_daemon STATIC
   daemon/command_executor.cc
   daemon/engine.cc
   daemon/engine_requests.cc
+  daemon/event_hub.cc
   daemon/identity.cc
   daemon/journal.cc
   daemon/listener.cc

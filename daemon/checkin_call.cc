@@ -379,7 +379,6 @@ class CheckInReactor : public grpc::ServerUnaryReactor {
     token_ = hub_->Subscribe(call_->run_id(), [weak, pump] {
       if (auto call = weak.lock()) pump->Enqueue(std::move(call));
     });
-    pump->Register(call_);
     pump->Enqueue(call_);
   }
   void OnCancel() override { call_->Cancelled(); }

@@ -1,8 +1,13 @@
 // The pump: one thread that services the daemon's long-lived calls (event
-// and log streams, check-ins) when they have news, at a time they asked
-// for, and every core once a second as a safety net (e.g. log output that
-// raced a subscribe). Services never run on the engine thread, so the
-// engine never waits on a client.
+// and log streams, check-ins) when they have news or at a time they asked
+// for, and sleeps otherwise: an idle daemon does not wake up. Services
+// never run on the engine thread, so the engine never waits on a client.
+//
+// There is no periodic sweep: every piece of news reaches a call through
+// EventHub::Notify (the engine notifies after each commit and after each
+// read of a step's output, which it has written to the log by then), and
+// a call subscribes before its first Service, so nothing that happens
+// after the call starts can go unseen.
 #ifndef AETHERFLOW_DAEMON_PUMP_H_
 #define AETHERFLOW_DAEMON_PUMP_H_
 
@@ -13,7 +18,6 @@
 #include <memory>
 #include <mutex>
 #include <thread>
-#include <vector>
 
 namespace aetherflow {
 
@@ -48,11 +52,6 @@ class Pump {
     }
     cv_.notify_one();
   }
-  // Services `core` once a second while it lives. Thread-safe.
-  void Register(std::weak_ptr<StreamCore> core) {
-    std::lock_guard<std::mutex> lock(mu_);
-    all_.push_back(std::move(core));
-  }
   // Services `core` at `when` (if it still lives). Thread-safe.
   void WakeAt(Clock::time_point when, std::weak_ptr<StreamCore> core) {
     {
@@ -64,26 +63,19 @@ class Pump {
 
  private:
   void Loop() {
-    auto next_sweep = Clock::now() + std::chrono::seconds(1);
     std::unique_lock<std::mutex> lock(mu_);
     while (!stop_) {
-      auto until = next_sweep;
-      if (!timers_.empty() && timers_.begin()->first < until) {
-        until = timers_.begin()->first;
+      auto ready = [this] { return stop_ || !queue_.empty(); };
+      if (timers_.empty()) {
+        cv_.wait(lock, ready);
+      } else {
+        cv_.wait_until(lock, timers_.begin()->first, ready);
       }
-      cv_.wait_until(lock, until, [this] { return stop_ || !queue_.empty(); });
       if (stop_) break;
       auto now = Clock::now();
       while (!timers_.empty() && timers_.begin()->first <= now) {
         if (auto core = timers_.begin()->second.lock()) queue_.push_back(std::move(core));
         timers_.erase(timers_.begin());
-      }
-      if (now >= next_sweep) {
-        next_sweep += std::chrono::seconds(1);
-        std::erase_if(all_, [](const auto& weak) { return weak.expired(); });
-        for (const auto& weak : all_) {
-          if (auto core = weak.lock()) queue_.push_back(std::move(core));
-        }
       }
       std::deque<std::shared_ptr<StreamCore>> batch;
       batch.swap(queue_);
@@ -99,7 +91,6 @@ class Pump {
   std::mutex mu_;
   std::condition_variable cv_;
   std::deque<std::shared_ptr<StreamCore>> queue_;
-  std::vector<std::weak_ptr<StreamCore>> all_;
   std::multimap<Clock::time_point, std::weak_ptr<StreamCore>> timers_;
   bool stop_ = false;
   std::thread thread_;

@@ -5,13 +5,16 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <mutex>
+#include <set>
 #include <thread>
 #include <vector>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "aetherflow/v1/aetherflow.grpc.pb.h"
 #include "daemon/checkin_call.h"
@@ -32,6 +35,8 @@ namespace aetherflow {
 namespace {
 
 constexpr int kEventsPerBatch = 1000;
+// A batch from memory stops before this size (unless one event is larger).
+constexpr std::size_t kEventBatchBytes = 1024 * 1024;
 
 int64_t TailOffset(const std::string& path, int lines);
 // Request limits: anything over them is refused with INVALID_ARGUMENT.
@@ -49,20 +54,46 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
                       std::string(status.message()));
 }
 
+// A follower that has caught up writes news at most this often: what
+// comes in between (commits every 10 ms in a burst) joins the next write.
+// Every write costs a syscall and wake-ups on both sides, per follower, so
+// this is what keeps 50 attached monitors cheap. A follower with a backlog
+// writes back to back.
+constexpr auto kFollowInterval = std::chrono::milliseconds(250);
+
 template <typename Msg>
 class WriterCore : public StreamCore,
                    public std::enable_shared_from_this<WriterCore<Msg>> {
  public:
-  enum class Fill { kData, kWait, kDone };
+  // kData: a message, and more (or the end) may be ready at once;
+  // kCaughtUp: a message with all there is for now, following (the next
+  // Service comes with news); kWait: nothing new yet; kDone: the end.
+  enum class Fill { kData, kCaughtUp, kWait, kDone };
 
   void Attach(grpc::ServerWriteReactor<Msg>* reactor, Pump* pump) {
     reactor_ = reactor;
     pump_ = pump;
   }
 
+  // News (the hub's waker, on the engine thread): queues one Service,
+  // unless one is queued already or a timer will come anyway — so that
+  // 100 commits a second do not make 100 pump rounds per follower. The end
+  // of a run goes out at once: clients wait for it to exit.
+  void Wake(bool run_ended) {
+    urgent_.store(run_ended);
+    if ((parked_.load() && !run_ended) || queued_.exchange(true)) return;
+    pump_->Enqueue(this->shared_from_this());
+  }
+
   void Service() override {
+    // Anything after this point queues a new Service.
+    queued_.store(false);
     std::unique_lock<std::mutex> lock(mu_);
-    if (reactor_ == nullptr || finished_ || in_flight_) return;
+    if (reactor_ == nullptr || finished_) return;
+    if (in_flight_) {
+      news_ = true;  // WriteDone looks again
+      return;
+    }
     grpc::ServerWriteReactor<Msg>* reactor = reactor_;
     if (cancelled_) {
       finished_ = true;
@@ -70,15 +101,32 @@ class WriterCore : public StreamCore,
       reactor->Finish(grpc::Status::CANCELLED);
       return;
     }
+    Pump::Clock::time_point now = Pump::Clock::now();
+    if (caught_up_ && now < next_write_ && !urgent_.load()) {
+      if (!parked_.load()) {
+        parked_.store(true);
+        pump_->WakeAt(next_write_, this->weak_from_this());
+      }
+      return;
+    }
+    parked_.store(false);
     msg_.Clear();
     absl::StatusOr<Fill> fill = Next(&msg_);
-    if (fill.ok() && *fill == Fill::kWait) return;
+    if (fill.ok() && *fill == Fill::kWait) {
+      caught_up_ = true;
+      return;
+    }
     if (!fill.ok() || *fill == Fill::kDone) {
       finished_ = true;
       lock.unlock();
       reactor->Finish(fill.ok() ? grpc::Status::OK : ToGrpcStatus(fill.status()));
       return;
     }
+    caught_up_ = *fill == Fill::kCaughtUp;
+    // The next slot of a grid shared by all followers: their timers fall
+    // due together, and the pump wakes once for all of them.
+    next_write_ = now - (now.time_since_epoch() % kFollowInterval) + kFollowInterval;
+    news_ = false;
     in_flight_ = true;
     lock.unlock();
     reactor->StartWrite(&msg_);
@@ -96,8 +144,11 @@ class WriterCore : public StreamCore,
       }
       return;
     }
+    // A follower that wrote all there was sleeps until there is news.
+    bool again = !caught_up_ || news_;
+    news_ = false;
     lock.unlock();
-    pump_->Enqueue(this->shared_from_this());
+    if (again && !queued_.exchange(true)) pump_->Enqueue(this->shared_from_this());
   }
 
   void Cancelled() {
@@ -121,6 +172,7 @@ class WriterCore : public StreamCore,
   // the pump thread.
   virtual absl::StatusOr<Fill> Next(Msg* out) = 0;
 
+
  private:
   std::mutex mu_;
   grpc::ServerWriteReactor<Msg>* reactor_ = nullptr;
@@ -128,6 +180,12 @@ class WriterCore : public StreamCore,
   bool in_flight_ = false;
   bool finished_ = false;
   bool cancelled_ = false;
+  bool news_ = false;       // woken while a write was in flight
+  bool caught_up_ = false;  // the last Next had all there was
+  Pump::Clock::time_point next_write_;
+  std::atomic<bool> queued_{false};  // a Service is queued on the pump
+  std::atomic<bool> parked_{false};  // a pump timer services us at next_write_
+  std::atomic<bool> urgent_{false};  // the run has ended: no waiting for a slot
   Msg msg_;  // alive until OnWriteDone, as gRPC requires
 };
 
@@ -141,11 +199,10 @@ class Writer : public grpc::ServerWriteReactor<Msg> {
     core_->Attach(this, pump);
     std::weak_ptr<WriterCore<Msg>> weak = core_;
     // Subscribe before the first read, so that no news is missed.
-    token_ = hub_->Subscribe(run_id_, [weak, pump] {
-      if (auto core = weak.lock()) pump->Enqueue(std::move(core));
-    });
-    pump->Register(core_);
-    pump->Enqueue(core_);
+    token_ = hub_->Subscribe(run_id_, EventHub::EndWaker([weak](bool run_ended) {
+      if (auto core = weak.lock()) core->Wake(run_ended);
+    }));
+    core_->Wake(false);
   }
   void OnWriteDone(bool ok) override { core_->WriteDone(ok); }
   void OnCancel() override { core_->Cancelled(); }
@@ -162,7 +219,39 @@ class Writer : public grpc::ServerWriteReactor<Msg> {
   int64_t token_ = 0;
 };
 
-class EventsCore : public WriterCore<pb::EventBatch> {
+bool IsFinalRun(pb::RunState state) {
+  return state != pb::RUN_RUNNING && state != pb::RUN_QUEUED;
+}
+
+// Passes each event of `run_id` committed after *cursor to `apply`, in
+// order, and advances *cursor: from the hub's memory when it reaches back
+// that far, else from SQLite. Costs O(new events).
+template <typename Apply>
+absl::Status CatchUp(EventHub* hub, StateStore* store, const std::string& run_id,
+                     int64_t* cursor, Apply apply) {
+  while (true) {
+    std::vector<pb::Event> events;
+    if (!hub->Recent(run_id, *cursor, kEventsPerBatch, &events)) {
+      AF_ASSIGN_OR_RETURN(events, store->ReadEvents(run_id, *cursor, kEventsPerBatch));
+    }
+    if (events.empty()) return absl::OkStatus();
+    for (const pb::Event& event : events) apply(event);
+    *cursor = events.back().seq();
+  }
+}
+
+// A slice of the hub's shared bytes, without a copy: the slice owns a
+// reference to them until gRPC is done with it.
+grpc::Slice SharedSlice(const EncodedEvents& piece) {
+  using Owner = std::shared_ptr<const std::string>;
+  return grpc::Slice(const_cast<char*>(piece.data->data()) + piece.offset, piece.size,
+                     [](void* owner) { delete static_cast<Owner*>(owner); },
+                     new Owner(piece.data));
+}
+
+// StreamEvents writes pre-serialized EventBatch messages: followers that
+// keep up send the hub's encoded bytes, the same for all of them.
+class EventsCore : public WriterCore<grpc::ByteBuffer> {
  public:
   EventsCore(StateStore* store, EventHub* hub, std::string run_id, int64_t after_seq,
              bool follow)
@@ -170,18 +259,32 @@ class EventsCore : public WriterCore<pb::EventBatch> {
         follow_(follow) {}
 
  protected:
-  absl::StatusOr<Fill> Next(pb::EventBatch* out) override {
-    // Followers that keep up are served from the hub's memory; others (and
-    // anyone after a daemon restart) from SQLite.
-    absl::StatusOr<std::vector<pb::Event>> events = std::vector<pb::Event>();
-    if (!hub_->Recent(run_id_, cursor_, kEventsPerBatch, &*events)) {
-      events = store_->ReadEvents(run_id_, cursor_, kEventsPerBatch);
+  absl::StatusOr<Fill> Next(grpc::ByteBuffer* out) override {
+    EncodedRange range;
+    if (hub_->RecentEncoded(run_id_, cursor_, kEventsPerBatch, kEventBatchBytes, &range)) {
+      if (range.count == 0) return follow_ ? Fill::kWait : Fill::kDone;
+      std::vector<grpc::Slice> slices;
+      slices.reserve(range.pieces.size());
+      for (const EncodedEvents& piece : range.pieces) slices.push_back(SharedSlice(piece));
+      grpc::ByteBuffer buffer(slices.data(), slices.size());
+      out->Swap(&buffer);
+      cursor_ = range.last_seq;
+      return follow_ && range.newest ? Fill::kCaughtUp : Fill::kData;
     }
-    if (!events.ok()) return events.status();
-    if (events->empty()) return follow_ ? Fill::kWait : Fill::kDone;
-    for (pb::Event& event : *events) *out->add_events() = std::move(event);
-    cursor_ = out->events(out->events_size() - 1).seq();
-    return Fill::kData;
+    // Behind the memory (a late follower, or after a daemon restart):
+    // SQLite, serialized for this follower alone.
+    AF_ASSIGN_OR_RETURN(std::vector<pb::Event> events,
+                        store_->ReadEvents(run_id_, cursor_, kEventsPerBatch));
+    if (events.empty()) return follow_ ? Fill::kWait : Fill::kDone;
+    bool caught_up = events.size() < static_cast<std::size_t>(kEventsPerBatch);
+    cursor_ = events.back().seq();
+    pb::EventBatch batch;
+    for (pb::Event& event : events) *batch.add_events() = std::move(event);
+    bool own_buffer = false;
+    grpc::Status serialized =
+        grpc::SerializationTraits<pb::EventBatch>::Serialize(batch, out, &own_buffer);
+    if (!serialized.ok()) return absl::InternalError(serialized.error_message());
+    return follow_ && caught_up ? Fill::kCaughtUp : Fill::kData;
   }
 
  private:
@@ -192,34 +295,40 @@ class EventsCore : public WriterCore<pb::EventBatch> {
   bool follow_;
 };
 
+// One step's log. Following, it learns the step's and the run's states from
+// the snapshot the call started with and the events committed since, so a
+// wake costs what is new, not a read of the run.
 class LogCore : public WriterCore<pb::LogChunk> {
  public:
-  LogCore(StateStore* store, std::string run_id, std::string step_id,
+  LogCore(StateStore* store, EventHub* hub, const pb::RunSnapshot& snapshot,
           int step_index, std::string path, int64_t offset, bool follow,
           int64_t chunk_bytes)
-      : store_(store), run_id_(std::move(run_id)), step_id_(std::move(step_id)),
-        step_index_(step_index), path_(std::move(path)), offset_(offset),
-        follow_(follow), chunk_bytes_(chunk_bytes) {}
+      : store_(store), hub_(hub), run_id_(snapshot.run().id()),
+        step_id_(snapshot.steps(step_index).id()), path_(std::move(path)),
+        offset_(offset), follow_(follow), chunk_bytes_(chunk_bytes),
+        cursor_(snapshot.run().last_seq()),
+        step_state_(snapshot.steps(step_index).state()),
+        run_ended_(IsFinalRun(snapshot.run().state())) {}
   ~LogCore() override {
     if (fd_ >= 0) ::close(fd_);
   }
 
  protected:
   absl::StatusOr<Fill> Next(pb::LogChunk* out) override {
-    // Read the step's state first: if it had ended, all its output is in
+    // Learn the step's state first: if it had ended, all its output is in
     // the file already, so reading to the end finishes the stream.
     bool ended = true;
     if (follow_) {
-      absl::StatusOr<pb::Step> step = store_->GetStep(run_id_, step_index_);
-      if (!step.ok()) return step.status();
-      ended = step->state() != pb::STEP_RUNNING &&
-              step->state() != pb::STEP_PENDING;
-      if (!ended) {
-        // A step still pending in a run that has ended will never run.
-        absl::StatusOr<pb::Run> run = store_->GetRunOnly(run_id_);
-        if (!run.ok()) return run.status();
-        ended = run->state() != pb::RUN_RUNNING && run->state() != pb::RUN_QUEUED;
-      }
+      AF_RETURN_IF_ERROR(CatchUp(hub_, store_, run_id_, &cursor_, [this](const pb::Event& e) {
+        if (e.kind() == pb::STEP_STATE_CHANGED && e.step_id() == step_id_) {
+          step_state_ = e.step_state();
+        } else if (e.kind() == pb::RUN_STATE_CHANGED) {
+          run_ended_ = IsFinalRun(e.run_state());
+        }
+      }));
+      // A step still pending in a run that has ended will never run.
+      ended = (step_state_ != pb::STEP_RUNNING && step_state_ != pb::STEP_PENDING) ||
+              run_ended_;
     }
     if (fd_ < 0) fd_ = ::open(path_.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd_ >= 0) {
@@ -231,7 +340,7 @@ class LogCore : public WriterCore<pb::LogChunk> {
         out->set_offset(offset_);
         out->set_data(std::move(buffer));
         offset_ += n;
-        return Fill::kData;
+        return follow_ && n < chunk_bytes_ ? Fill::kCaughtUp : Fill::kData;
       }
     }
     return ended ? Fill::kDone : Fill::kWait;
@@ -239,65 +348,107 @@ class LogCore : public WriterCore<pb::LogChunk> {
 
  private:
   StateStore* store_;
+  EventHub* hub_;
   std::string run_id_;
   std::string step_id_;
-  int step_index_;
   std::string path_;
   int64_t offset_;
   bool follow_;
   int64_t chunk_bytes_;
+  int64_t cursor_;  // events applied up to this seq
+  pb::StepState step_state_;
+  bool run_ended_;
   int fd_ = -1;
 };
 
 // Every step's log of a run, multiplexed: chunks carry their step id. Steps
 // are visited in plan order, each read from where it was left, so parallel
-// steps interleave by chunk.
+// steps interleave by chunk. Only steps that may still have unread output
+// are visited: those that ran, until they ended and were read to the end.
+// Their states come from the snapshot the call started with and the events
+// committed since, so a wake costs O(new events + such steps), not
+// O(steps): a 10,000-step run is not reread.
 class AllLogsCore : public WriterCore<pb::LogChunk> {
  public:
-  AllLogsCore(StateStore* store, Engine* engine, std::string run_id,
-              bool follow, int tail_lines, int64_t chunk_bytes)
-      : store_(store), engine_(engine), run_id_(std::move(run_id)),
-        follow_(follow), tail_lines_(tail_lines), chunk_bytes_(chunk_bytes) {}
+  AllLogsCore(StateStore* store, EventHub* hub, Engine* engine,
+              const pb::RunSnapshot& snapshot, bool follow, int tail_lines,
+              int64_t chunk_bytes)
+      : store_(store), hub_(hub), engine_(engine), run_id_(snapshot.run().id()),
+        follow_(follow), tail_lines_(tail_lines), chunk_bytes_(chunk_bytes),
+        cursor_(snapshot.run().last_seq()),
+        run_ended_(IsFinalRun(snapshot.run().state())) {
+    steps_.resize(snapshot.steps_size());
+    for (int i = 0; i < snapshot.steps_size(); ++i) {
+      const pb::Step& step = snapshot.steps(i);
+      steps_[i].id = step.id();
+      index_[step.id()] = i;
+      Update(i, step.state(), step.attempt());
+    }
+  }
 
  protected:
   absl::StatusOr<Fill> Next(pb::LogChunk* out) override {
-    absl::StatusOr<pb::RunSnapshot> snapshot = store_->GetRun(run_id_);
-    if (!snapshot.ok()) return snapshot.status();
-    bool run_ended = snapshot->run().state() != pb::RUN_RUNNING &&
-                     snapshot->run().state() != pb::RUN_QUEUED;
-    offsets_.resize(snapshot->steps_size(), -1);
-    for (int i = 0; i < snapshot->steps_size(); ++i) {
-      const pb::Step& step = snapshot->steps(i);
-      if (step.state() == pb::STEP_PENDING && step.attempt() == 0) continue;
-      std::string path = engine_->LogPath(run_id_, step.id());
-      if (offsets_[i] < 0) {
-        offsets_[i] = tail_lines_ > 0 ? TailOffset(path, tail_lines_) : 0;
-      }
+    if (follow_) {
+      AF_RETURN_IF_ERROR(CatchUp(hub_, store_, run_id_, &cursor_, [this](const pb::Event& e) {
+        if (e.kind() == pb::RUN_STATE_CHANGED) {
+          run_ended_ = IsFinalRun(e.run_state());
+        } else if (e.kind() == pb::STEP_STATE_CHANGED) {
+          auto it = index_.find(e.step_id());
+          if (it != index_.end()) Update(it->second, e.step_state(), e.attempt());
+        }
+      }));
+    }
+    for (auto it = reading_.begin(); it != reading_.end();) {
+      StepLog& step = steps_[*it];
+      // Its state before its file: an ended step's output is all there.
+      bool ended = step.state != pb::STEP_RUNNING && step.state != pb::STEP_PENDING;
+      std::string path = engine_->LogPath(run_id_, step.id);
+      if (step.offset < 0) step.offset = tail_lines_ > 0 ? TailOffset(path, tail_lines_) : 0;
       int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-      if (fd < 0) continue;
-      std::string buffer(chunk_bytes_, '\0');
-      ssize_t n = ::pread(fd, buffer.data(), buffer.size(), offsets_[i]);
-      ::close(fd);
-      if (n <= 0) continue;
-      buffer.resize(n);
-      out->set_step_id(step.id());
-      out->set_offset(offsets_[i]);
-      out->set_data(std::move(buffer));
-      offsets_[i] += n;
-      return Fill::kData;
+      if (fd >= 0) {
+        std::string buffer(chunk_bytes_, '\0');
+        ssize_t n = ::pread(fd, buffer.data(), buffer.size(), step.offset);
+        ::close(fd);
+        if (n > 0) {
+          buffer.resize(n);
+          out->set_step_id(step.id);
+          out->set_offset(step.offset);
+          out->set_data(std::move(buffer));
+          step.offset += n;
+          return Fill::kData;
+        }
+      }
+      it = ended ? reading_.erase(it) : std::next(it);
     }
     // Nothing new anywhere: done unless more can come.
-    return follow_ && !run_ended ? Fill::kWait : Fill::kDone;
+    return follow_ && !run_ended_ ? Fill::kWait : Fill::kDone;
   }
 
  private:
+  struct StepLog {
+    std::string id;
+    pb::StepState state = pb::STEP_PENDING;
+    int64_t offset = -1;  // -1: not opened yet
+  };
+
+  void Update(int index, pb::StepState state, int attempt) {
+    steps_[index].state = state;
+    // A step that never ran has no log yet.
+    if (state != pb::STEP_PENDING || attempt > 0) reading_.insert(index);
+  }
+
   StateStore* store_;
+  EventHub* hub_;
   Engine* engine_;
   std::string run_id_;
   bool follow_;
   int tail_lines_;
   int64_t chunk_bytes_;
-  std::vector<int64_t> offsets_;  // per step; -1: not opened yet
+  int64_t cursor_;  // events applied up to this seq
+  bool run_ended_;
+  std::vector<StepLog> steps_;  // in plan order
+  absl::flat_hash_map<std::string, int> index_;
+  std::set<int> reading_;  // steps that may have unread output, in plan order
 };
 
 // Where the last `lines` lines of the file at `path` start.
@@ -330,6 +481,21 @@ int64_t TailOffset(const std::string& path, int lines) {
   return 0;
 }
 
+// The request of a raw method.
+template <typename Request>
+bool ParseRequest(const grpc::ByteBuffer* raw, Request* request) {
+  grpc::ByteBuffer copy = *raw;  // Deserialize consumes its input
+  return grpc::SerializationTraits<Request>::Deserialize(&copy, request).ok();
+}
+
+// A message owning `bytes` (no copy).
+grpc::ByteBuffer OwnedBuffer(std::string bytes) {
+  auto* owner = new std::string(std::move(bytes));
+  grpc::Slice slice(owner->data(), owner->size(),
+                    [](void* p) { delete static_cast<std::string*>(p); }, owner);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
 // A unary call that ends before it starts.
 grpc::ServerUnaryReactor* FinishNow(grpc::CallbackServerContext* context,
                                     const absl::Status& status) {
@@ -346,7 +512,10 @@ absl::Status CheckRunRef(const std::string& ref) {
   return absl::OkStatus();
 }
 
-class Service final : public pb::AetherFlow::CallbackService {
+class Service final
+    : public pb::AetherFlow::WithRawCallbackMethod_GetRun<
+          pb::AetherFlow::WithRawCallbackMethod_StreamEvents<
+              pb::AetherFlow::CallbackService>> {
  public:
   Service(Engine* engine, StateStore* store, EventHub* hub, CallerResolver resolver)
       : engine_(engine), store_(store), hub_(hub), resolver_(std::move(resolver)) {}
@@ -409,32 +578,42 @@ class Service final : public pb::AetherFlow::CallbackService {
     return reactor;
   }
 
+  // A raw method: the stored rows are encoded messages already, so the
+  // snapshot is sent as SQLite holds it, never decoded and re-encoded
+  // (every attaching client asks for it: 10,000 steps each).
   grpc::ServerUnaryReactor* GetRun(grpc::CallbackServerContext* context,
-                                   const pb::GetRunRequest* request,
-                                   pb::RunSnapshot* response) override {
+                                   const grpc::ByteBuffer* raw,
+                                   grpc::ByteBuffer* response) override {
+    pb::GetRunRequest request;
+    if (!ParseRequest(raw, &request)) {
+      return FinishNow(context, absl::InvalidArgumentError("malformed GetRunRequest"));
+    }
     absl::StatusOr<Caller> caller = resolver_.Resolve(*context);
     if (!caller.ok()) return FinishNow(context, caller.status());
-    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-    absl::StatusOr<pb::RunSnapshot> snapshot = Lookup(*caller, request->run_id());
-    if (!snapshot.ok()) {
-      reactor->Finish(ToGrpcStatus(snapshot.status()));
-      return reactor;
-    }
-    *response = std::move(*snapshot);
-    reactor->Finish(grpc::Status::OK);
-    return reactor;
+    absl::StatusOr<std::string> id = Resolve(*caller, request.run_id());
+    if (!id.ok()) return FinishNow(context, id.status());
+    absl::StatusOr<std::string> encoded = store_->GetRunEncoded(*id);
+    if (!encoded.ok()) return FinishNow(context, encoded.status());
+    OwnedBuffer(std::move(*encoded)).Swap(response);
+    return FinishNow(context, absl::OkStatus());
   }
 
-  grpc::ServerWriteReactor<pb::EventBatch>* StreamEvents(
-      grpc::CallbackServerContext* context,
-      const pb::StreamEventsRequest* request) override {
+  // A raw method: it writes pre-serialized EventBatch messages (the wire
+  // format is the generated one's).
+  grpc::ServerWriteReactor<grpc::ByteBuffer>* StreamEvents(
+      grpc::CallbackServerContext* context, const grpc::ByteBuffer* raw) override {
+    pb::StreamEventsRequest request;
+    if (!ParseRequest(raw, &request)) {
+      return Failed<grpc::ByteBuffer>(
+          absl::InvalidArgumentError("malformed StreamEventsRequest"));
+    }
     absl::StatusOr<Caller> caller = resolver_.Resolve(*context);
-    if (!caller.ok()) return Failed<pb::EventBatch>(caller.status());
-    absl::StatusOr<std::string> id = Resolve(*caller, request->run_id());
-    if (!id.ok()) return Failed<pb::EventBatch>(id.status());
-    auto core = std::make_shared<EventsCore>(store_, hub_, *id, request->after_seq(),
-                                             request->follow());
-    return new Writer<pb::EventBatch>(std::move(core), &pump_, hub_, *id);
+    if (!caller.ok()) return Failed<grpc::ByteBuffer>(caller.status());
+    absl::StatusOr<std::string> id = Resolve(*caller, request.run_id());
+    if (!id.ok()) return Failed<grpc::ByteBuffer>(id.status());
+    auto core = std::make_shared<EventsCore>(store_, hub_, *id, request.after_seq(),
+                                             request.follow());
+    return new Writer<grpc::ByteBuffer>(std::move(core), &pump_, hub_, *id);
   }
 
   grpc::ServerUnaryReactor* CancelRun(grpc::CallbackServerContext* context,
@@ -507,7 +686,7 @@ class Service final : public pb::AetherFlow::CallbackService {
         request->max_chunk_bytes() > 0 ? request->max_chunk_bytes() : kLogChunkBytes;
     if (request->step_id().empty()) {
       auto core = std::make_shared<AllLogsCore>(
-          store_, engine_, run_id, request->follow(), request->tail_lines(),
+          store_, hub_, engine_, *snapshot, request->follow(), request->tail_lines(),
           chunk_bytes);
       return new Writer<pb::LogChunk>(std::move(core), &pump_, hub_, run_id);
     }
@@ -524,8 +703,7 @@ class Service final : public pb::AetherFlow::CallbackService {
     if (offset == 0 && request->tail_lines() > 0) {
       offset = TailOffset(path, request->tail_lines());
     }
-    auto core = std::make_shared<LogCore>(store_, run_id, request->step_id(),
-                                          index, path, offset,
+    auto core = std::make_shared<LogCore>(store_, hub_, *snapshot, index, path, offset,
                                           request->follow(), chunk_bytes);
     return new Writer<pb::LogChunk>(std::move(core), &pump_, hub_, run_id);
   }

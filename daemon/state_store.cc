@@ -190,6 +190,18 @@ bool ColumnMessage(sqlite3_stmt* stmt, int column, Message* message) {
   return message->ParseFromArray(data, size);
 }
 
+// Appends the blob in `column` as field `field` of a message being encoded:
+// tag (wire type 2), length, bytes. The blobs are encoded messages already.
+void AppendBlobField(sqlite3_stmt* stmt, int column, uint32_t field, std::string* out) {
+  const char* data = static_cast<const char*>(sqlite3_column_blob(stmt, column));
+  std::size_t size = static_cast<std::size_t>(sqlite3_column_bytes(stmt, column));
+  for (uint64_t value : {uint64_t{field} << 3 | 2, uint64_t{size}}) {
+    for (; value >= 0x80; value >>= 7) out->push_back(static_cast<char>(value | 0x80));
+    out->push_back(static_cast<char>(value));
+  }
+  out->append(data ? data : "", size);
+}
+
 std::string ColumnText(sqlite3_stmt* stmt, int column) {
   const unsigned char* text = sqlite3_column_text(stmt, column);
   return text ? std::string(reinterpret_cast<const char*>(text),
@@ -429,6 +441,35 @@ absl::StatusOr<pb::RunSnapshot> StateStore::GetRun(const std::string& run_id) {
   if (rc != SQLITE_DONE) return reader_->StepError();
   AF_RETURN_IF_ERROR(txn.Commit());
   return snapshot;
+}
+
+absl::StatusOr<std::string> StateStore::GetRunEncoded(const std::string& run_id) {
+  static constexpr char kRun[] = "SELECT data FROM runs WHERE id = ?";
+  static constexpr char kSteps[] =
+      "SELECT data FROM steps WHERE run_id = ? ORDER BY idx";
+  // RunSnapshot's field numbers.
+  constexpr uint32_t kRunField = pb::RunSnapshot::kRunFieldNumber;
+  constexpr uint32_t kStepsField = pb::RunSnapshot::kStepsFieldNumber;
+  std::lock_guard<std::mutex> lock(reader_->mu());
+  Transaction txn;
+  AF_RETURN_IF_ERROR(txn.Begin(reader_->raw(), false));
+  AF_ASSIGN_OR_RETURN(sqlite3_stmt * run_stmt, reader_->Prepare(kRun));
+  BindText(run_stmt, 1, run_id);
+  std::string encoded;
+  bool found = sqlite3_step(run_stmt) == SQLITE_ROW;
+  if (found) AppendBlobField(run_stmt, 0, kRunField, &encoded);
+  sqlite3_reset(run_stmt);
+  if (!found) return absl::NotFoundError(absl::StrCat("no run \"", run_id, "\""));
+  AF_ASSIGN_OR_RETURN(sqlite3_stmt * steps_stmt, reader_->Prepare(kSteps));
+  BindText(steps_stmt, 1, run_id);
+  int rc;
+  while ((rc = sqlite3_step(steps_stmt)) == SQLITE_ROW) {
+    AppendBlobField(steps_stmt, 0, kStepsField, &encoded);
+  }
+  sqlite3_reset(steps_stmt);
+  if (rc != SQLITE_DONE) return reader_->StepError();
+  AF_RETURN_IF_ERROR(txn.Commit());
+  return encoded;
 }
 
 absl::StatusOr<pb::Run> StateStore::GetRunOnly(const std::string& run_id) {

@@ -82,6 +82,9 @@ class StateStore {
       const std::string& ref, std::optional<uint32_t> owner = std::nullopt);
   // The run and its steps as of one committed transaction.
   absl::StatusOr<pb::RunSnapshot> GetRun(const std::string& run_id);
+  // The same snapshot in its wire encoding, made from the stored rows
+  // without decoding them (the GetRun RPC sends it as it is).
+  absl::StatusOr<std::string> GetRunEncoded(const std::string& run_id);
   // Newest first, at most `limit` (0: all), of `owner` (nullopt: everyone).
   absl::StatusOr<std::vector<pb::Run>> ListRuns(
       int limit, std::optional<uint32_t> owner = std::nullopt);

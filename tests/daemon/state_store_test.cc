@@ -106,6 +106,23 @@ TEST_F(StateStoreTest, CommitUpdatesStepsRunAndAppendsEventsAtomically) {
   EXPECT_EQ(store_->GetRun("abc")->steps(1).state(), pb::STEP_COMPLETED);
 }
 
+TEST_F(StateStoreTest, EncodedSnapshotIsTheSnapshotsWireEncoding) {
+  std::vector<pb::Step> steps = MakeSteps();
+  steps[0].set_description(std::string(300, 'd'));  // a two-byte length
+  steps[1].set_state(pb::STEP_RUNNING);
+  ASSERT_TRUE(store_->CreateRun(MakeRun("abc", 1), {}, steps, {MakeEvent("abc", 1)}).ok());
+  absl::StatusOr<std::string> encoded = store_->GetRunEncoded("abc");
+  ASSERT_TRUE(encoded.ok()) << encoded.status();
+  auto snapshot = store_->GetRun("abc");
+  ASSERT_TRUE(snapshot.ok());
+  EXPECT_EQ(*encoded, snapshot->SerializeAsString());
+  pb::RunSnapshot parsed;
+  ASSERT_TRUE(parsed.ParseFromString(*encoded));
+  EXPECT_EQ(parsed.steps(0).description(), std::string(300, 'd'));
+  EXPECT_EQ(parsed.steps(1).state(), pb::STEP_RUNNING);
+  EXPECT_TRUE(absl::IsNotFound(store_->GetRunEncoded("nope").status()));
+}
+
 TEST_F(StateStoreTest, ResolvesPrefixesLastAndReportsAmbiguity) {
   ASSERT_TRUE(store_->CreateRun(MakeRun("ab12", 1), {}, MakeSteps(), {}).ok());
   ASSERT_TRUE(store_->CreateRun(MakeRun("ab34", 2), {}, MakeSteps(), {}).ok());

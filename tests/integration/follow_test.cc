@@ -3,6 +3,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <filesystem>
 #include <map>
@@ -152,6 +153,93 @@ TEST_F(FollowTest, AClientThatStopsReadingSlowsNothing) {
   EXPECT_EQ(expected - 1, status["run"]["last_seq"].get<int64_t>());
   stalled.TryCancel();
   never_read->Finish();
+}
+
+// Every follower gets every event exactly once, in order, whether it
+// follows from the start, resumes from a seq, falls behind, or comes after
+// the end: from the hub's shared bytes, from SQLite, or both. 2,100 steps
+// make more events than the hub keeps, so the earliest come from SQLite.
+TEST_F(FollowTest, EveryFollowerGetsEveryEventOnceWhereverItStarts) {
+  std::string plan = "{\"task_id\": \"fan\", \"steps\": [";
+  for (int i = 0; i < 2100; ++i) {
+    plan += (i ? "," : "") + std::string("{\"id\": \"s") + std::to_string(i) +
+            "\", \"run\": \"true\"}";
+  }
+  plan += "]}";
+  std::string id = Submit(WritePlan("fan.json", plan));
+  auto channel = grpc::CreateChannel("unix:" + socket_, grpc::InsecureChannelCredentials());
+  auto stub = pb::AetherFlow::NewStub(channel);
+
+  struct Follower {
+    int64_t after_seq = 0;
+    bool follow = true;
+    bool stalls = false;  // reads nothing until the run has ended
+    std::vector<int64_t> seqs;
+    bool saw_end = false;
+    grpc::Status status;
+  };
+  std::atomic<bool> ended{false};
+  auto follow = [&](Follower* f) {
+    grpc::ClientContext context;
+    pb::StreamEventsRequest request;
+    request.set_run_id(id);
+    request.set_after_seq(f->after_seq);
+    request.set_follow(f->follow);
+    auto reader = stub->StreamEvents(&context, request);
+    for (int i = 0; f->stalls && !ended && i < 60000; ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    pb::EventBatch batch;
+    while (!f->saw_end && reader->Read(&batch)) {
+      for (const pb::Event& event : batch.events()) {
+        f->seqs.push_back(event.seq());
+        if (event.kind() == pb::RUN_STATE_CHANGED && event.run_state() == pb::RUN_SUCCEEDED) {
+          f->saw_end = true;
+        }
+      }
+    }
+    if (f->saw_end && f->follow) context.TryCancel();  // a follow stream never ends
+    f->status = reader->Finish();
+  };
+
+  // While it runs: eight from the start, two resuming, one that stalls.
+  std::vector<Follower> live(11);
+  live[8].after_seq = 1;
+  live[9].after_seq = 40;
+  live[10].stalls = true;
+  std::vector<std::thread> threads;
+  for (Follower& f : live) threads.emplace_back(follow, &f);
+  json status = WaitForEnd(id);
+  ended = true;
+  ASSERT_EQ(status["run"]["state"], "succeeded");
+  const int64_t last = status["run"]["last_seq"].get<int64_t>();
+  ASSERT_GT(last, 4200);
+  // After the end: from the start, from the middle, from near the end,
+  // following or not.
+  std::vector<Follower> late(5);
+  late[1].after_seq = last / 2;
+  late[2].after_seq = last - 3;
+  late[3].follow = false;
+  late[4].follow = false;
+  late[4].after_seq = last - 100;
+  for (Follower& f : late) threads.emplace_back(follow, &f);
+  for (std::thread& t : threads) t.join();
+
+  int n = 0;
+  for (const std::vector<Follower>* group : {&live, &late}) {
+    for (const Follower& f : *group) {
+      SCOPED_TRACE("follower " + std::to_string(n++) + " after seq " +
+                   std::to_string(f.after_seq));
+      EXPECT_TRUE(f.saw_end);
+      if (!f.follow) {
+        EXPECT_TRUE(f.status.ok()) << f.status.error_message();
+      }
+      ASSERT_EQ(f.seqs.size(), static_cast<std::size_t>(last - f.after_seq));
+      for (std::size_t i = 0; i < f.seqs.size(); ++i) {
+        ASSERT_EQ(f.seqs[i], f.after_seq + 1 + static_cast<int64_t>(i));
+      }
+    }
+  }
 }
 
 }  // namespace
