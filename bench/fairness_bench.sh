@@ -11,30 +11,11 @@ big=${1:-300}
 latency=${2:-200}
 slots=${3:-5}
 kind=${KIND:-llm}
-root=$(cd "$(dirname "$0")/.." && pwd)
-bin=${BUILD_DIR:-$root/build}
-work=$(mktemp -d /tmp/af-fairbench-XXXXXX)
-cleanup() {
-  [ -n "${daemon:-}" ] && kill "$daemon" 2>/dev/null
-  [ -n "${fake:-}" ] && kill "$fake" 2>/dev/null
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-export AETHERFLOW_NO_AUTOSTART=1
-
-"$bin/tests/fake_openai" --port-file "$work/port" --latency-ms "$latency" &
-fake=$!
-for _ in $(seq 200); do [ -s "$work/port" ] && break; sleep 0.05; done
-cat > "$work/config.toml" <<TOML
-[providers.deepseek]
-base_url = "http://127.0.0.1:$(cat "$work/port")/v1"
-max_concurrency = $slots
-TOML
-DEEPSEEK_API_KEY=bench "$bin/aetherflowd" --socket "$work/d.sock" --state-dir "$work/state" \
-  --config "$work/config.toml" --max-parallel "$slots" 2>"$work/daemon.log" &
-daemon=$!
-for _ in $(seq 200); do [ -S "$work/d.sock" ] && break; sleep 0.05; done
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+bench_workdir af-fairbench
+start_fake_openai "$latency" "$slots"
+start_daemon --max-parallel "$slots"
 plan() {  # plan N NAME
   python3 - "$1" "$2" "$kind" "$latency" <<'PY'
 import json, sys

@@ -9,30 +9,11 @@ set -euo pipefail
 n=${1:-1000}
 latency=${2:-200}
 concurrency=${3:-64}
-root=$(cd "$(dirname "$0")/.." && pwd)
-bin=${BUILD_DIR:-$root/build}
-work=$(mktemp -d /tmp/af-llmbench-XXXXXX)
-cleanup() {
-  [ -n "${daemon:-}" ] && kill "$daemon" 2>/dev/null
-  [ -n "${fake:-}" ] && kill "$fake" 2>/dev/null
-  wait 2>/dev/null || true
-  rm -rf "$work"
-}
-trap cleanup EXIT
-export AETHERFLOW_NO_AUTOSTART=1
-
-"$bin/tests/fake_openai" --port-file "$work/port" --latency-ms "$latency" &
-fake=$!
-for _ in $(seq 200); do [ -s "$work/port" ] && break; sleep 0.05; done
-cat > "$work/config.toml" <<TOML
-[providers.deepseek]
-base_url = "http://127.0.0.1:$(cat "$work/port")/v1"
-max_concurrency = $concurrency
-TOML
-DEEPSEEK_API_KEY=bench "$bin/aetherflowd" --socket "$work/d.sock" --state-dir "$work/state" \
-  --config "$work/config.toml" 2>"$work/daemon.log" &
-daemon=$!
-for _ in $(seq 200); do [ -S "$work/d.sock" ] && break; sleep 0.05; done
+# shellcheck source=bench/lib.sh
+source "$(dirname "$0")/lib.sh"
+bench_workdir af-llmbench
+start_fake_openai "$latency" "$concurrency"
+start_daemon
 python3 - "$n" > "$work/plan.json" <<'PY'
 import json, sys
 n = int(sys.argv[1])

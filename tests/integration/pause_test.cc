@@ -2,18 +2,12 @@
 // in the curses monitor (the real client inside tmux, as terminal_test.cc).
 // Needs the daemon's PauseRun: add it to integration_test in
 // tests/CMakeLists.txt once the daemon answers it.
-#include <sys/stat.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <chrono>
-#include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
 #include "tests/integration/harness.h"
+#include "tests/integration/tmux.h"
 
 namespace aetherflow::testing {
 namespace {
@@ -162,98 +156,58 @@ class PauseTerminalTest : public PauseTest {
  protected:
   void SetUp() override {
     PauseTest::SetUp();
-    if (std::system("command -v tmux >/dev/null 2>&1") != 0) {
+    if (!TmuxSession::Installed()) {
       GTEST_SKIP() << "tmux is not installed (scripts/setup.sh installs it)";
     }
-    server_ = "afp-" + std::to_string(::getpid());
   }
   void TearDown() override {
-    if (!server_.empty()) Tmux("kill-server 2>/dev/null");
+    tmux_.End();
     PauseTest::TearDown();
   }
 
-  std::string Tmux(const std::string& args) {
-    std::string command = "tmux -L " + server_ + " " + args;
-    std::string out;
-    FILE* pipe = ::popen(command.c_str(), "r");
-    if (!pipe) return out;
-    char buffer[4096];
-    std::size_t n;
-    while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
-    ::pclose(pipe);
-    return out;
-  }
-
-  void Start(const std::string& client_args, int width, int height) {
-    std::string script = dir_ + "/client.sh";
-    std::ofstream(script) << "#!/bin/sh\n"
-                          << "export LANG=C.UTF-8 LC_ALL=C.UTF-8 AETHERFLOW_NO_AUTOSTART=1\n"
-                          << "cd " << dir_ << "\n"
-                          << BinDir() << "/aetherflow --socket " << socket_ << " "
-                          << client_args << "\n"
-                          << "echo \"EXIT=$?\"\n"
-                          << "sleep 600\n";
-    ::chmod(script.c_str(), 0755);
-    Tmux("new-session -d -s t -x " + std::to_string(width) + " -y " +
-         std::to_string(height) + " " + script);
-  }
-
-  std::string Screen() { return Tmux("capture-pane -p -t t"); }
-
-  // Polls the screen until it contains `text` (60 s at most).
-  std::string WaitForScreen(const std::string& text) {
-    std::string screen;
-    for (int i = 0; i < 600; ++i) {
-      screen = Screen();
-      if (screen.find(text) != std::string::npos) return screen;
-      std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    }
-    ADD_FAILURE() << "never saw \"" << text << "\"; screen:\n" << screen;
-    return screen;
-  }
   // WaitForScreen for ASSERT_TRUE: what the rest of a test stands on.
   bool Saw(const std::string& text) {
-    return WaitForScreen(text).find(text) != std::string::npos;
+    return tmux_.WaitForScreen(text).find(text) != std::string::npos;
   }
 
-  std::string server_;
+  TmuxSession tmux_;
 };
 
 TEST_F(PauseTerminalTest, PAndYPausesThenPAndYGoesOn) {
   std::string id = Submit(WritePlan("hold.json", kHoldPlan));
   WaitFor(id, [](const json& s) { return StepOf(s, "hold")["state"] == "running"; });
-  Start("attach " + id, 110, 24);
+  tmux_.Start(dir_, socket_, "attach " + id, 110, 24);
   ASSERT_TRUE(Saw("⟳ Running"));
-  std::string screen = WaitForScreen("p pause");
+  std::string screen = tmux_.WaitForScreen("p pause");
 
   // n keeps the run going: the question goes, the state stays.
-  Tmux("send-keys -t t p");
+  tmux_.SendKeys("p");
   ASSERT_TRUE(Saw("Pause run " + id + "? y/n"));
-  Tmux("send-keys -t t n");
+  tmux_.SendKeys("n");
   ASSERT_TRUE(Saw("p pause"));
   EXPECT_EQ(Status(id)["run"]["state"], "running");
 
-  Tmux("send-keys -t t p");
+  tmux_.SendKeys("p");
   ASSERT_TRUE(Saw("Pause run " + id + "? y/n"));
-  Tmux("send-keys -t t y");
+  tmux_.SendKeys("y");
   ASSERT_TRUE(Saw("State: ⏸ Paused"));
   // The daemon's answer reaches the footer.
-  WaitForScreen("run " + id + " paused");
+  tmux_.WaitForScreen("run " + id + " paused");
   EXPECT_EQ(Status(id)["run"]["state"], "paused");
 
   // The running step ends; the monitor stays, the run paused.
   std::ofstream(dir_ + "/go") << "";
   WaitFor(id, [](const json& s) { return StepOf(s, "hold")["state"] == "completed"; });
-  screen = WaitForScreen("✓ Completed");
+  screen = tmux_.WaitForScreen("✓ Completed");
   EXPECT_NE(screen.find("State: ⏸ Paused"), std::string::npos) << screen;
   EXPECT_EQ(screen.find("EXIT="), std::string::npos) << "a paused run is not over\n"
                                                      << screen;
 
-  Tmux("send-keys -t t p");
+  tmux_.SendKeys("p");
   ASSERT_TRUE(Saw("Resume run " + id + "? y/n"));
-  Tmux("send-keys -t t y");
+  tmux_.SendKeys("y");
   // The rest runs; the monitor ends with the run and its summary.
-  screen = WaitForScreen("EXIT=");
+  screen = tmux_.WaitForScreen("EXIT=");
   EXPECT_NE(screen.find("EXIT=0"), std::string::npos) << screen;
   EXPECT_NE(screen.find("succeeded"), std::string::npos) << screen;
   json status = Status(id);
