@@ -125,8 +125,8 @@ Admission::Decisions Admission::Dispatch(int64_t now_ms) {
   auto note_waiting = [&](RunEntry& entry, const std::string& run, int step,
                           const std::string& reason) {
     auto it = entry.waiting.find(step);
-    std::string_view before = it == entry.waiting.end() ? "" : it->second;
-    if (before == reason) return;
+    const bool waited = it != entry.waiting.end();
+    if (waited ? it->second == reason : reason.empty()) return;
     if (reason.empty()) {
       entry.waiting.erase(it);
     } else {
