@@ -137,9 +137,9 @@ class Engine::Impl {
   std::unique_ptr<StepExecutor> command_;
   std::unique_ptr<StepExecutor> llm_;
   Waiter* waiter_;
-  // Before the worker: destroyed after it, since its reads report here.
+  // Declared before the worker: destroyed after it, since its reads
+  // report here.
   ProgressWatcher progress_{&worker_, [this] { waiter_->Wakeup(); }};
-  Worker worker_;  // plan parsing, key files, folder removal
   std::thread thread_;
 
   std::mutex mu_;
@@ -154,6 +154,11 @@ class Engine::Impl {
   std::unordered_map<std::string, std::unique_ptr<ActiveRun>> active_;
   std::unordered_map<int64_t, std::pair<ActiveRun*, int>> running_;  // by key
   int64_t next_key_ = 0;
+
+  // Plan parsing, key files, replies' reads, folder removal. Last: it is
+  // destroyed first, finishing its jobs while all they touch still lives
+  // (a late Submit job finds the engine stopped and is refused).
+  Worker worker_;
 };
 
 }  // namespace aetherflow
