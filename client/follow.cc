@@ -271,7 +271,7 @@ int FollowPlain(const GlobalOptions& global, Connection* connection,
     return 130;
   }
   if (int code = feed->error_exit_code(); code != 0) return code;
-  return PrintFinal(global, connection, feed->run_id());
+  return PrintFinal(global, connection, feed->run_id(), feed);
 }
 
 int FollowRun(const GlobalOptions& global, Connection* connection,
@@ -285,7 +285,7 @@ int FollowRun(const GlobalOptions& global, Connection* connection,
     }
     if (code == 0) {
       if (int error = feed->error_exit_code(); error != 0) return error;
-      return PrintFinal(global, connection, feed->run_id());
+      return PrintFinal(global, connection, feed->run_id(), feed);
     }
     // No usable terminal after all: plain mode.
   }
@@ -309,9 +309,10 @@ std::string LogTail(Connection* connection, const std::string& run_id,
 }
 
 int PrintFinal(const GlobalOptions& global, Connection* connection,
-               const std::string& run_id) {
+               const std::string& run_id, EventFeed* feed) {
   grpc::Status status;
-  absl::StatusOr<pb::RunSnapshot> snapshot = GetSnapshot(connection, run_id, &status);
+  absl::StatusOr<pb::RunSnapshot> snapshot =
+      feed && feed->finished() ? feed->Snapshot() : GetSnapshot(connection, run_id, &status);
   if (!snapshot.ok()) {
     std::fprintf(stderr, "%s\n", DescribeError(status, global.where()).c_str());
     return ExitCodeFor(status);

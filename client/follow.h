@@ -81,9 +81,11 @@ int FollowPlain(const GlobalOptions& global, Connection* connection,
 int FollowRun(const GlobalOptions& global, Connection* connection,
               EventFeed* feed, std::atomic<bool>& detached);
 
-// The final table and summary (with the failed steps' log tails) of a run.
+// The final table and summary (with the failed steps' log tails) of a run:
+// from `feed`'s model when it followed the run to its end (every event
+// applied: nothing to ask the daemon again), else from the daemon.
 int PrintFinal(const GlobalOptions& global, Connection* connection,
-               const std::string& run_id);
+               const std::string& run_id, EventFeed* feed = nullptr);
 
 // The last `lines` lines of a step's log ("" if none).
 std::string LogTail(Connection* connection, const std::string& run_id,
