@@ -175,7 +175,10 @@ class LlmRunner::Impl {
         }
         wakeup_();
       }
-      curl_multi_poll(multi_, nullptr, 0, 1000, nullptr);
+      // Start, Cancel and the destructor wake the poll up, and curl's own
+      // timers shorten it: with nothing in flight there is nothing to wake
+      // up for (an idle daemon stays asleep).
+      curl_multi_poll(multi_, nullptr, 0, active_.empty() ? 3'600'000 : 1000, nullptr);
     }
   }
 
