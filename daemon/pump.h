@@ -12,6 +12,7 @@
 #define AETHERFLOW_DAEMON_PUMP_H_
 
 #include <chrono>
+#include <cstdint>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -52,11 +53,17 @@ class Pump {
     }
     cv_.notify_one();
   }
+  // Test hook: returns once the pump thread waits with nothing queued.
+  void TEST_WaitForSleep() {
+    std::unique_lock<std::mutex> lock(mu_);
+    sleep_cv_.wait(lock, [this] { return sleeping_ && queue_.empty(); });
+  }
   // Services `core` at `when` (if it still lives). Thread-safe.
   void WakeAt(Clock::time_point when, std::weak_ptr<StreamCore> core) {
     {
       std::lock_guard<std::mutex> lock(mu_);
       timers_.emplace(when, std::move(core));
+      ++timers_added_;  // a wait must look at the timers again
     }
     cv_.notify_one();
   }
@@ -65,12 +72,18 @@ class Pump {
   void Loop() {
     std::unique_lock<std::mutex> lock(mu_);
     while (!stop_) {
-      auto ready = [this] { return stop_ || !queue_.empty(); };
+      // A timer added while we wait may be due before the one we wait for
+      // (or be the only one): that ends the wait too.
+      const uint64_t timers_seen = timers_added_;
+      auto ready = [&] { return stop_ || !queue_.empty() || timers_added_ != timers_seen; };
+      sleeping_ = true;
+      sleep_cv_.notify_all();
       if (timers_.empty()) {
         cv_.wait(lock, ready);
       } else {
         cv_.wait_until(lock, timers_.begin()->first, ready);
       }
+      sleeping_ = false;
       if (stop_) break;
       auto now = Clock::now();
       while (!timers_.empty() && timers_.begin()->first <= now) {
@@ -92,6 +105,9 @@ class Pump {
   std::condition_variable cv_;
   std::deque<std::shared_ptr<StreamCore>> queue_;
   std::multimap<Clock::time_point, std::weak_ptr<StreamCore>> timers_;
+  uint64_t timers_added_ = 0;
+  bool sleeping_ = false;  // in the wait (test hook)
+  std::condition_variable sleep_cv_;
   bool stop_ = false;
   std::thread thread_;
 };
