@@ -336,8 +336,10 @@ absl::Status Engine::Impl::Recover() {
       absl::StatusOr<std::unique_ptr<ActiveRun>> run = Activate(snapshot, source);
       if (run.ok()) {
         ActiveRun* raw = run->get();
+        // It goes on where it stood: what ended stays ended (a failed
+        // step is not tried again, its dependents stay skipped).
         for (int i = 0; i < static_cast<int>(raw->steps.size()); ++i) {
-          if (raw->steps[i].state() == pb::STEP_COMPLETED) raw->scheduler->RestoreCompleted(i);
+          raw->scheduler->RestoreFinished(i, FromProto(raw->steps[i].state()));
         }
         raw->scheduler->SetPaused(true);
         active_[id] = std::move(*run);

@@ -34,6 +34,15 @@ void RunScheduler::RestoreCompleted(int step) {
   }
 }
 
+void RunScheduler::RestoreFinished(int step, StepState state) {
+  if (state == StepState::kCompleted) return RestoreCompleted(step);
+  if (!IsFinal(state) || IsFinal(states_[step])) return;
+  states_[step] = state;
+  --unfinished_;
+  ready_.erase(step);
+  if (state == StepState::kFailed) failed_ = true;
+}
+
 void RunScheduler::MarkReadyIfUnblocked(int step) {
   if (waiting_on_[step] == 0 && states_[step] == StepState::kPending) {
     ready_.insert(step);

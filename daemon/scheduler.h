@@ -78,6 +78,10 @@ class RunScheduler {
   // Resume support: marks `step` as already completed (from a previous
   // daemon life). Call before the first FindWork.
   void RestoreCompleted(int step);
+  // Restart support for a run that goes on where it stood (a paused run):
+  // `step` already ended as `state` (completed, failed, skipped or
+  // cancelled), as recorded. Call before the first FindWork.
+  void RestoreFinished(int step, StepState state);
 
   // Returns the next step that may start at `now_ms` — every dependency
   // completed, not waiting out a retry back-off, under max_parallel, the

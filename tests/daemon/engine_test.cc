@@ -370,6 +370,23 @@ TEST_F(EngineTest, APausedRunStaysPausedAcrossARestart) {
   EXPECT_EQ(Get(id).run().state(), pb::RUN_SUCCEEDED);
 }
 
+TEST_F(EngineTest, APausedRunKeepsItsFailuresAcrossARestart) {
+  std::string id = Submit(Plan(2, kCommand, R"("max_parallel": 1)"));
+  auto launches = fake_.WaitForLaunches(1);
+  ASSERT_TRUE(Call(&Engine::Pause, id).ok());
+  fake_.Finish(launches[0].key, false);
+  EXPECT_EQ(Get(id).steps(0).state(), pb::STEP_FAILED);
+  engine_.reset();
+  StartEngine();
+  ASSERT_TRUE(Resume(id).ok());
+  launches = fake_.WaitForLaunches(2);
+  EXPECT_EQ(launches[1].step_id, "s1") << "the failed step is not tried again";
+  fake_.Finish(launches[1].key, true);
+  pb::RunSnapshot run = Get(id);
+  EXPECT_EQ(run.run().state(), pb::RUN_FAILED);
+  EXPECT_EQ(run.steps(0).state(), pb::STEP_FAILED);
+}
+
 TEST_F(EngineTest, ARunningRunIsInterruptedByARestartAndResumes) {
   std::string id = Submit(Plan(2, kCommand, R"("max_parallel": 1)"));
   auto launches = fake_.WaitForLaunches(1);

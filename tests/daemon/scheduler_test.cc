@@ -275,5 +275,16 @@ TEST(FairShareTest, TenThousandStepRunDoesNotStarveOneStepRun) {
   EXPECT_EQ(small.running(), 1);
 }
 
+TEST_F(SchedulerTest, RestoredFailuresAreNotRunAgain) {
+  // 0 failed and 1 (its dependent) was skipped before a restart; 2 is left.
+  Make({Dep({}), Dep({0}), Dep({})});
+  scheduler_->RestoreFinished(0, StepState::kFailed);
+  scheduler_->RestoreFinished(1, StepState::kSkipped);
+  EXPECT_EQ(StartAll(), std::vector<int>({2}));
+  Finish(2);
+  EXPECT_TRUE(scheduler_->done());
+  EXPECT_EQ(scheduler_->result(), RunState::kFailed);
+}
+
 }  // namespace
 }  // namespace aetherflow
