@@ -219,8 +219,9 @@ class Writer : public grpc::ServerWriteReactor<Msg> {
   int64_t token_ = 0;
 };
 
+// A paused run is not over: its steps may still start.
 bool IsFinalRun(pb::RunState state) {
-  return state != pb::RUN_RUNNING && state != pb::RUN_QUEUED;
+  return state != pb::RUN_RUNNING && state != pb::RUN_QUEUED && state != pb::RUN_PAUSED;
 }
 
 // Passes each event of `run_id` committed after *cursor to `apply`, in
@@ -340,7 +341,10 @@ class LogCore : public WriterCore<pb::LogChunk> {
         out->set_offset(offset_);
         out->set_data(std::move(buffer));
         offset_ += n;
-        return follow_ && n < chunk_bytes_ ? Fill::kCaughtUp : Fill::kData;
+        // Caught up only while the step runs: once it has ended, the next
+        // read (finding nothing) ends the stream, and no news will come to
+        // wake a follower that waits.
+        return follow_ && n < chunk_bytes_ && !ended ? Fill::kCaughtUp : Fill::kData;
       }
     }
     return ended ? Fill::kDone : Fill::kWait;
