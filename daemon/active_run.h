@@ -19,6 +19,7 @@
 #include "common/states.h"
 #include "daemon/admission.h"
 #include "daemon/journal.h"
+#include "daemon/process_runner.h"
 #include "daemon/scheduler.h"
 #include "daemon/state_store.h"
 
@@ -48,11 +49,7 @@ struct ActiveRun {
   std::vector<StepDemand> demands;
   std::vector<int64_t> keys;  // the running attempt's key, or 0
   // Process of each running command step, committed with its row.
-  struct Process {
-    int64_t pid = 0;
-    uint64_t start_ticks = 0;
-  };
-  std::vector<Process> processes;
+  std::vector<ProcessIdentity> processes;
   std::set<int> dirty_steps;
   bool admitted = false;  // takes part in Admission
 

@@ -238,8 +238,7 @@ void Engine::Impl::Handle(const ExecutorEvent& event, int64_t now) {
     progress_.Forget(key);
     if (ended->exit_code) step.set_exit_code(*ended->exit_code);
     step.set_signal(ended->signal);
-    step.set_message(ended->message);
-    if (ended->succeeded) step.set_message("");
+    step.set_message(ended->message);  // empty for a success
     // A stopped step's end is the scheduler's to name (a timeout, a
     // cancel): it knows what it asked for.
     StepDone(run, index,

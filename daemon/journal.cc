@@ -40,12 +40,12 @@ bool Journal::Commit(int64_t now_ms) {
   for (ActiveRun* run : touched_) {
     batch.runs.push_back(&run->run);
     for (int index : run->dirty_steps) {
-      ActiveRun::Process* process =
+      ProcessIdentity* process =
           run->processes.empty() ? nullptr : &run->processes[index];
       if (process && process->pid && !process->start_ticks) {
         // Read only for steps still running at commit time: a short step
         // never costs the /proc read.
-        process->start_ticks = ProcessStartTicks(static_cast<pid_t>(process->pid));
+        process->start_ticks = ProcessStartTicks(process->pid);
       }
       batch.steps.push_back({&run->run.id(), index, &run->steps[index],
                              process ? process->pid : 0,

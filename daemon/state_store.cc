@@ -418,28 +418,12 @@ absl::StatusOr<std::string> StateStore::ResolveRunId(
 }
 
 absl::StatusOr<pb::RunSnapshot> StateStore::GetRun(const std::string& run_id) {
-  static constexpr char kRun[] = "SELECT data FROM runs WHERE id = ?";
-  static constexpr char kSteps[] =
-      "SELECT data FROM steps WHERE run_id = ? ORDER BY idx";
-  std::lock_guard<std::mutex> lock(reader_->mu());
-  Transaction txn;
-  AF_RETURN_IF_ERROR(txn.Begin(reader_->raw(), false));
-  AF_ASSIGN_OR_RETURN(sqlite3_stmt * run_stmt, reader_->Prepare(kRun));
-  BindText(run_stmt, 1, run_id);
+  // The stored rows are the snapshot's own encoding: one parse of them.
+  AF_ASSIGN_OR_RETURN(std::string encoded, GetRunEncoded(run_id));
   pb::RunSnapshot snapshot;
-  bool found = sqlite3_step(run_stmt) == SQLITE_ROW &&
-               ColumnMessage(run_stmt, 0, snapshot.mutable_run());
-  sqlite3_reset(run_stmt);
-  if (!found) return absl::NotFoundError(absl::StrCat("no run \"", run_id, "\""));
-  AF_ASSIGN_OR_RETURN(sqlite3_stmt * steps_stmt, reader_->Prepare(kSteps));
-  BindText(steps_stmt, 1, run_id);
-  int rc;
-  while ((rc = sqlite3_step(steps_stmt)) == SQLITE_ROW) {
-    ColumnMessage(steps_stmt, 0, snapshot.add_steps());
+  if (!snapshot.ParseFromString(encoded)) {
+    return absl::DataLossError(absl::StrCat("run ", run_id, ": stored rows do not parse"));
   }
-  sqlite3_reset(steps_stmt);
-  if (rc != SQLITE_DONE) return reader_->StepError();
-  AF_RETURN_IF_ERROR(txn.Commit());
   return snapshot;
 }
 
