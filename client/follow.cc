@@ -61,6 +61,8 @@ absl::StatusOr<pb::RunSnapshot> GetSnapshot(Connection* connection,
   return snapshot;
 }
 
+constexpr int kPlainNewsIntervalMs = 1000;
+
 // The plain-mode interval of progress lines; AETHERFLOW_PROGRESS_INTERVAL
 // (a duration) changes it, for tests and impatient people.
 std::chrono::milliseconds ProgressInterval() {
@@ -120,6 +122,9 @@ void EventFeed::ReadLoop() {
     if (stop_) context.TryCancel();
     request.set_run_id(run_id_);
     request.set_follow(true);
+    // Plain lines carry their own times: news once a second is plenty, and
+    // costs the daemon a quarter of the writes a monitor's does.
+    if (!global_.interactive) request.set_interval_ms(kPlainNewsIntervalMs);
     auto reader = connection_->stub()->StreamEvents(&context, request);
     pb::EventBatch batch;
     bool finished = false;

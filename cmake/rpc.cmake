@@ -27,6 +27,7 @@ add_library(aetherflow_daemon STATIC
   daemon/run_layout.cc
   daemon/scheduler.cc
   daemon/server.cc
+  daemon/snapshot_rows.cc
   daemon/state_store.cc
   daemon/submit_check.cc
 )

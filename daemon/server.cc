@@ -60,6 +60,8 @@ grpc::Status ToGrpcStatus(const absl::Status& status) {
 // this is what keeps 50 attached monitors cheap. A follower with a backlog
 // writes back to back.
 constexpr auto kFollowInterval = std::chrono::milliseconds(250);
+// A follower may ask for a coarser grid (StreamEventsRequest.interval_ms).
+constexpr auto kLongestFollowInterval = std::chrono::milliseconds(5000);
 
 template <typename Msg>
 class WriterCore : public StreamCore,
@@ -69,6 +71,11 @@ class WriterCore : public StreamCore,
   // kCaughtUp: a message with all there is for now, following (the next
   // Service comes with news); kWait: nothing new yet; kDone: the end.
   enum class Fill { kData, kCaughtUp, kWait, kDone };
+
+  // How often a follower that keeps up writes: kFollowInterval or coarser.
+  void set_interval(std::chrono::milliseconds interval) {
+    interval_ = std::clamp(interval, kFollowInterval, kLongestFollowInterval);
+  }
 
   void Attach(grpc::ServerWriteReactor<Msg>* reactor, Pump* pump) {
     reactor_ = reactor;
@@ -125,7 +132,7 @@ class WriterCore : public StreamCore,
     caught_up_ = *fill == Fill::kCaughtUp;
     // The next slot of a grid shared by all followers: their timers fall
     // due together, and the pump wakes once for all of them.
-    next_write_ = now - (now.time_since_epoch() % kFollowInterval) + kFollowInterval;
+    next_write_ = now - (now.time_since_epoch() % interval_) + interval_;
     news_ = false;
     in_flight_ = true;
     lock.unlock();
@@ -183,6 +190,7 @@ class WriterCore : public StreamCore,
   bool news_ = false;       // woken while a write was in flight
   bool caught_up_ = false;  // the last Next had all there was
   Pump::Clock::time_point next_write_;
+  std::chrono::milliseconds interval_ = kFollowInterval;
   std::atomic<bool> queued_{false};  // a Service is queued on the pump
   std::atomic<bool> parked_{false};  // a pump timer services us at next_write_
   std::atomic<bool> urgent_{false};  // the run has ended: no waiting for a slot
@@ -617,6 +625,7 @@ class Service final
     if (!id.ok()) return Failed<grpc::ByteBuffer>(id.status());
     auto core = std::make_shared<EventsCore>(store_, hub_, *id, request.after_seq(),
                                              request.follow());
+    core->set_interval(std::chrono::milliseconds(request.interval_ms()));
     return new Writer<grpc::ByteBuffer>(std::move(core), &pump_, hub_, *id);
   }
 

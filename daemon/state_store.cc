@@ -5,6 +5,7 @@
 #include <unistd.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <mutex>
 #include <unordered_map>
 
@@ -176,11 +177,18 @@ void BindOwner(sqlite3_stmt* stmt, int index, std::optional<uint32_t> owner) {
   }
 }
 
-void BindMessage(sqlite3_stmt* stmt, int index,
-                 const google::protobuf::MessageLite& message) {
+// Binds `message` encoded, and returns the encoding.
+std::string BindMessage(sqlite3_stmt* stmt, int index,
+                        const google::protobuf::MessageLite& message) {
   std::string blob = message.SerializeAsString();
   sqlite3_bind_blob(stmt, index, blob.data(), static_cast<int>(blob.size()),
                     SQLITE_TRANSIENT);
+  return blob;
+}
+
+// A run in this state will not change again (a paused one may).
+bool IsFinal(int state) {
+  return state != pb::RUN_QUEUED && state != pb::RUN_RUNNING && state != pb::RUN_PAUSED;
 }
 
 template <typename Message>
@@ -195,11 +203,13 @@ bool ColumnMessage(sqlite3_stmt* stmt, int column, Message* message) {
 void AppendBlobField(sqlite3_stmt* stmt, int column, uint32_t field, std::string* out) {
   const char* data = static_cast<const char*>(sqlite3_column_blob(stmt, column));
   std::size_t size = static_cast<std::size_t>(sqlite3_column_bytes(stmt, column));
-  for (uint64_t value : {uint64_t{field} << 3 | 2, uint64_t{size}}) {
-    for (; value >= 0x80; value >>= 7) out->push_back(static_cast<char>(value | 0x80));
-    out->push_back(static_cast<char>(value));
-  }
-  out->append(data ? data : "", size);
+  AppendBytesField(field, data ? data : "", size, out);
+}
+
+std::string ColumnBlob(sqlite3_stmt* stmt, int column) {
+  const char* data = static_cast<const char*>(sqlite3_column_blob(stmt, column));
+  return std::string(data ? data : "",
+                     static_cast<std::size_t>(sqlite3_column_bytes(stmt, column)));
 }
 
 std::string ColumnText(sqlite3_stmt* stmt, int column) {
@@ -281,14 +291,16 @@ absl::Status StateStore::CreateRun(const pb::Run& run, const RunSource& source,
   sqlite3_bind_int64(insert_run, 5, source.uid);
   BindText(insert_run, 6, source.plan_json);
   BindText(insert_run, 7, EnvToJson(source.env));
-  BindMessage(insert_run, 8, run);
+  std::string run_blob = BindMessage(insert_run, 8, run);
   AF_RETURN_IF_ERROR(writer_->Run(insert_run));
   AF_ASSIGN_OR_RETURN(sqlite3_stmt * insert_step, writer_->Prepare(kInsertStep));
+  std::vector<std::string> step_blobs;
+  step_blobs.reserve(steps.size());
   for (std::size_t i = 0; i < steps.size(); ++i) {
     sqlite3_reset(insert_step);
     BindText(insert_step, 1, run.id());
     sqlite3_bind_int(insert_step, 2, static_cast<int>(i));
-    BindMessage(insert_step, 3, steps[i]);
+    step_blobs.push_back(BindMessage(insert_step, 3, steps[i]));
     AF_RETURN_IF_ERROR(writer_->Run(insert_step));
   }
   CommitBatch batch;
@@ -302,7 +314,11 @@ absl::Status StateStore::CreateRun(const pb::Run& run, const RunSource& source,
     BindMessage(insert_event, 3, event);
     AF_RETURN_IF_ERROR(writer_->Run(insert_event));
   }
-  return txn.Commit();
+  AF_RETURN_IF_ERROR(txn.Commit());
+  if (!IsFinal(run.state())) {
+    rows_.Insert(run.id(), std::move(run_blob), std::move(step_blobs));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status StateStore::Commit(const CommitBatch& batch) {
@@ -316,17 +332,20 @@ absl::Status StateStore::Commit(const CommitBatch& batch) {
       "INSERT INTO events (run_id, seq, data) VALUES (?, ?, ?)";
   Transaction txn;
   AF_RETURN_IF_ERROR(txn.Begin(writer_->raw(), true));
+  std::vector<SnapshotRows::Update> updates;
+  updates.reserve(batch.runs.size() + batch.steps.size());
   AF_ASSIGN_OR_RETURN(sqlite3_stmt * update_run, writer_->Prepare(kUpdateRun));
   for (const pb::Run* run : batch.runs) {
     sqlite3_bind_int(update_run, 1, run->state());
     sqlite3_bind_int64(update_run, 2, run->finished_at_ms());
-    BindMessage(update_run, 3, *run);
+    std::string blob = BindMessage(update_run, 3, *run);
     BindText(update_run, 4, run->id());
     AF_RETURN_IF_ERROR(writer_->Run(update_run));
+    updates.push_back({run->id(), -1, std::move(blob), IsFinal(run->state())});
   }
   AF_ASSIGN_OR_RETURN(sqlite3_stmt * update_step, writer_->Prepare(kUpdateStep));
   for (const CommitBatch::StepRow& row : batch.steps) {
-    BindMessage(update_step, 1, *row.step);
+    updates.push_back({*row.run_id, row.index, BindMessage(update_step, 1, *row.step)});
     sqlite3_bind_int64(update_step, 2, row.pid);
     sqlite3_bind_int64(update_step, 3, static_cast<int64_t>(row.start_ticks));
     BindText(update_step, 4, *row.run_id);
@@ -340,14 +359,21 @@ absl::Status StateStore::Commit(const CommitBatch& batch) {
     BindMessage(insert_event, 3, *event);
     AF_RETURN_IF_ERROR(writer_->Run(insert_event));
   }
-  return txn.Commit();
+  AF_RETURN_IF_ERROR(txn.Commit());
+  // Steps first, then the run: a run that ended drops its rows.
+  std::stable_partition(updates.begin(), updates.end(),
+                        [](const SnapshotRows::Update& u) { return u.index >= 0; });
+  rows_.Apply(std::move(updates));
+  return absl::OkStatus();
 }
 
 absl::Status StateStore::DeleteRun(const std::string& run_id) {
   static constexpr char kDelete[] = "DELETE FROM runs WHERE id = ?";
   AF_ASSIGN_OR_RETURN(sqlite3_stmt * stmt, writer_->Prepare(kDelete));
   BindText(stmt, 1, run_id);
-  return writer_->Run(stmt);
+  absl::Status status = writer_->Run(stmt);
+  rows_.Erase(run_id);
+  return status;
 }
 
 absl::Status StateStore::UpdateRunEnv(
@@ -428,20 +454,28 @@ absl::StatusOr<pb::RunSnapshot> StateStore::GetRun(const std::string& run_id) {
 }
 
 absl::StatusOr<std::string> StateStore::GetRunEncoded(const std::string& run_id) {
-  static constexpr char kRun[] = "SELECT data FROM runs WHERE id = ?";
+  std::string encoded;
+  if (rows_.Encode(run_id, &encoded)) return encoded;
+  static constexpr char kRun[] = "SELECT state, data FROM runs WHERE id = ?";
   static constexpr char kSteps[] =
       "SELECT data FROM steps WHERE run_id = ? ORDER BY idx";
   // RunSnapshot's field numbers.
   constexpr uint32_t kRunField = pb::RunSnapshot::kRunFieldNumber;
   constexpr uint32_t kStepsField = pb::RunSnapshot::kStepsFieldNumber;
+  uint64_t generation = rows_.generation();  // before the read
   std::lock_guard<std::mutex> lock(reader_->mu());
   Transaction txn;
   AF_RETURN_IF_ERROR(txn.Begin(reader_->raw(), false));
   AF_ASSIGN_OR_RETURN(sqlite3_stmt * run_stmt, reader_->Prepare(kRun));
   BindText(run_stmt, 1, run_id);
-  std::string encoded;
   bool found = sqlite3_step(run_stmt) == SQLITE_ROW;
-  if (found) AppendBlobField(run_stmt, 0, kRunField, &encoded);
+  bool going = found && !IsFinal(sqlite3_column_int(run_stmt, 0));
+  std::string run_blob;
+  std::vector<std::string> step_blobs;
+  if (found) {
+    AppendBlobField(run_stmt, 1, kRunField, &encoded);
+    if (going) run_blob = ColumnBlob(run_stmt, 1);
+  }
   sqlite3_reset(run_stmt);
   if (!found) return absl::NotFoundError(absl::StrCat("no run \"", run_id, "\""));
   AF_ASSIGN_OR_RETURN(sqlite3_stmt * steps_stmt, reader_->Prepare(kSteps));
@@ -449,10 +483,14 @@ absl::StatusOr<std::string> StateStore::GetRunEncoded(const std::string& run_id)
   int rc;
   while ((rc = sqlite3_step(steps_stmt)) == SQLITE_ROW) {
     AppendBlobField(steps_stmt, 0, kStepsField, &encoded);
+    if (going) step_blobs.push_back(ColumnBlob(steps_stmt, 0));
   }
   sqlite3_reset(steps_stmt);
   if (rc != SQLITE_DONE) return reader_->StepError();
   AF_RETURN_IF_ERROR(txn.Commit());
+  // The next attach of a run that is going (restored at start-up, say)
+  // needs no query.
+  if (going) rows_.Fill(generation, run_id, std::move(run_blob), std::move(step_blobs));
   return encoded;
 }
 

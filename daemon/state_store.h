@@ -20,6 +20,7 @@
 
 #include "absl/status/statusor.h"
 #include "aetherflow/v1/aetherflow.pb.h"
+#include "daemon/snapshot_rows.h"
 
 namespace aetherflow {
 
@@ -83,7 +84,8 @@ class StateStore {
   // The run and its steps as of one committed transaction.
   absl::StatusOr<pb::RunSnapshot> GetRun(const std::string& run_id);
   // The same snapshot in its wire encoding, made from the stored rows
-  // without decoding them (the GetRun RPC sends it as it is).
+  // without decoding them (the GetRun RPC sends it as it is); for a run that
+  // is going, from the rows in memory (SnapshotRows), without SQLite.
   absl::StatusOr<std::string> GetRunEncoded(const std::string& run_id);
   // Newest first, at most `limit` (0: all), of `owner` (nullopt: everyone).
   absl::StatusOr<std::vector<pb::Run>> ListRuns(
@@ -116,6 +118,7 @@ class StateStore {
   explicit StateStore(std::unique_ptr<Db> writer, std::unique_ptr<Db> reader);
   std::unique_ptr<Db> writer_;
   std::unique_ptr<Db> reader_;
+  SnapshotRows rows_;  // of the runs that are going
 };
 
 }  // namespace aetherflow

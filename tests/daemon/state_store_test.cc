@@ -123,6 +123,100 @@ TEST_F(StateStoreTest, EncodedSnapshotIsTheSnapshotsWireEncoding) {
   EXPECT_TRUE(absl::IsNotFound(store_->GetRunEncoded("nope").status()));
 }
 
+// A run that is going is encoded from the rows in memory; they must be
+// what SQLite holds, through commits, the run's end and a delete. A new
+// store on the same file has nothing in memory and reads SQLite.
+TEST_F(StateStoreTest, SnapshotFromMemoryIsWhatSqliteHolds) {
+  ASSERT_TRUE(store_->CreateRun(MakeRun("abc", 1), {}, MakeSteps(),
+                                {MakeEvent("abc", 1)}).ok());
+  auto same = [&] {
+    auto cold = StateStore::Open(dir_ + "/state.db");  // nothing in memory
+    if (!cold.ok()) return false;
+    absl::StatusOr<std::string> warm = store_->GetRunEncoded("abc");
+    absl::StatusOr<std::string> read = (*cold)->GetRunEncoded("abc");
+    if (!warm.ok() || !read.ok()) return warm.status() == read.status();
+    return *warm == *read;
+  };
+  EXPECT_TRUE(same());
+  std::string id = "abc";
+  pb::Run run = MakeRun("abc", 1);
+  pb::Step step;
+  step.set_id("b");
+  int64_t seq = 1;
+  for (pb::StepState state : {pb::STEP_RUNNING, pb::STEP_COMPLETED}) {
+    run.set_state(pb::RUN_RUNNING);
+    run.set_last_seq(++seq);
+    step.set_state(state);
+    pb::Event event = MakeEvent("abc", seq);
+    CommitBatch batch;
+    batch.runs.push_back(&run);
+    batch.steps.push_back({&id, 1, &step});
+    batch.events = {&event};
+    ASSERT_TRUE(store_->Commit(batch).ok());
+    EXPECT_TRUE(same()) << "after " << pb::StepState_Name(state);
+    EXPECT_EQ(store_->GetRun("abc")->steps(1).state(), state);
+  }
+  // A step-only commit (no run row) changes the snapshot too.
+  step.set_description("now with a description");
+  CommitBatch steps_only;
+  steps_only.steps.push_back({&id, 0, &step});
+  ASSERT_TRUE(store_->Commit(steps_only).ok());
+  EXPECT_TRUE(same());
+  EXPECT_EQ(store_->GetRun("abc")->steps(0).description(), "now with a description");
+  // The run ends: read from SQLite from now on, and still the same.
+  run.set_state(pb::RUN_SUCCEEDED);
+  CommitBatch end;
+  end.runs.push_back(&run);
+  ASSERT_TRUE(store_->Commit(end).ok());
+  EXPECT_TRUE(same());
+  EXPECT_EQ(store_->GetRun("abc")->run().state(), pb::RUN_SUCCEEDED);
+  // A failed commit changes nothing, in memory either.
+  pb::Event duplicate = MakeEvent("abc", seq);
+  step.set_state(pb::STEP_FAILED);
+  CommitBatch bad;
+  bad.steps.push_back({&id, 1, &step});
+  bad.events = {&duplicate};
+  EXPECT_FALSE(store_->Commit(bad).ok());
+  EXPECT_EQ(store_->GetRun("abc")->steps(1).state(), pb::STEP_COMPLETED);
+  ASSERT_TRUE(store_->DeleteRun("abc").ok());
+  EXPECT_TRUE(absl::IsNotFound(store_->GetRunEncoded("abc").status()));
+}
+
+// A run the store did not create (restored at start-up) is cached by its
+// first read and kept up to date by commits after it.
+TEST_F(StateStoreTest, RunReadFromSqliteStaysCurrentInMemory) {
+  ASSERT_TRUE(store_->CreateRun(MakeRun("abc", 1), {}, MakeSteps(),
+                                {MakeEvent("abc", 1)}).ok());
+  store_.reset();
+  auto reopened = StateStore::Open(dir_ + "/state.db");
+  ASSERT_TRUE(reopened.ok());
+  store_ = std::move(*reopened);
+  ASSERT_EQ(store_->GetRun("abc")->steps(1).state(), pb::STEP_STATE_UNSPECIFIED);
+  std::string id = "abc";
+  pb::Step step;
+  step.set_id("b");
+  step.set_state(pb::STEP_RUNNING);
+  CommitBatch batch;
+  batch.steps.push_back({&id, 1, &step});
+  ASSERT_TRUE(store_->Commit(batch).ok());
+  EXPECT_EQ(store_->GetRun("abc")->steps(1).state(), pb::STEP_RUNNING);
+}
+
+TEST(SnapshotRowsTest, AFillThatACommitOvertookIsDropped) {
+  SnapshotRows rows;
+  uint64_t before = rows.generation();
+  rows.Apply({});  // a commit completes while the reader reads SQLite
+  rows.Fill(before, "r", "run", {"old step"});
+  std::string out;
+  EXPECT_FALSE(rows.Encode("r", &out));
+  rows.Fill(rows.generation(), "r", "run", {"step"});
+  ASSERT_TRUE(rows.Encode("r", &out));
+  pb::RunSnapshot parsed;
+  EXPECT_FALSE(out.empty());
+  rows.Apply({{"r", -1, "", /*run_final=*/true}});
+  EXPECT_FALSE(rows.Encode("r", &out)) << "a run that ended is read from SQLite";
+}
+
 TEST_F(StateStoreTest, ResolvesPrefixesLastAndReportsAmbiguity) {
   ASSERT_TRUE(store_->CreateRun(MakeRun("ab12", 1), {}, MakeSteps(), {}).ok());
   ASSERT_TRUE(store_->CreateRun(MakeRun("ab34", 2), {}, MakeSteps(), {}).ok());

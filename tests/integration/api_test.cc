@@ -1,6 +1,8 @@
 // The gRPC API itself, as a generic tool or another client would use it.
 #include <chrono>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "aetherflow/v1/aetherflow.grpc.pb.h"
 #include "grpcpp/generic/generic_stub.h"
@@ -132,28 +134,44 @@ TEST_F(ApiTest, EventsFromAnySequenceNumberLoseNothingAndRepeatNothing) {
   }
 }
 
+// Followers on every grid a client may ask for (the default, nonsense
+// values the daemon clamps, plain lines' second, more than the longest)
+// each see every event once, in order, and the end of the run.
 TEST_F(ApiTest, LiveFollowSeesEveryEventOfARunInOrder) {
   std::string plan = WritePlan("live.json", R"({"task_id": "live", "steps": [
     {"id": "a", "run": "sleep 0.3"}, {"id": "b", "dependencies": ["a"], "run": "sleep 0.3"}]})");
   std::string id = Submit(plan);
-  grpc::ClientContext context;
-  pb::StreamEventsRequest request;
-  request.set_run_id(id);
-  request.set_follow(true);
-  auto reader = stub_->StreamEvents(&context, request);
-  std::vector<pb::Event> seen;
-  pb::EventBatch batch;
-  while (reader->Read(&batch)) {
-    seen.insert(seen.end(), batch.events().begin(), batch.events().end());
-    if (!seen.empty() && seen.back().kind() == pb::RUN_STATE_CHANGED &&
-        seen.back().run_state() == pb::RUN_SUCCEEDED) {
-      context.TryCancel();
-    }
+  const std::vector<int> intervals = {0, -5, 1000, 100000};
+  std::vector<std::vector<pb::Event>> seen(intervals.size());
+  std::vector<std::thread> followers;
+  for (std::size_t f = 0; f < intervals.size(); ++f) {
+    followers.emplace_back([&, f] {
+      grpc::ClientContext context;
+      pb::StreamEventsRequest request;
+      request.set_run_id(id);
+      request.set_follow(true);
+      request.set_interval_ms(intervals[f]);
+      auto reader = stub_->StreamEvents(&context, request);
+      pb::EventBatch batch;
+      while (reader->Read(&batch)) {
+        seen[f].insert(seen[f].end(), batch.events().begin(), batch.events().end());
+        if (!seen[f].empty() && seen[f].back().kind() == pb::RUN_STATE_CHANGED &&
+            seen[f].back().run_state() == pb::RUN_SUCCEEDED) {
+          context.TryCancel();
+        }
+      }
+      reader->Finish();
+    });
   }
-  reader->Finish();
-  ASSERT_FALSE(seen.empty());
-  for (std::size_t i = 0; i < seen.size(); ++i) EXPECT_EQ(seen[i].seq(), int64_t(i + 1));
-  EXPECT_EQ(seen.back().run_state(), pb::RUN_SUCCEEDED);
+  for (std::thread& follower : followers) follower.join();
+  for (std::size_t f = 0; f < intervals.size(); ++f) {
+    SCOPED_TRACE("interval_ms " + std::to_string(intervals[f]));
+    ASSERT_FALSE(seen[f].empty());
+    for (std::size_t i = 0; i < seen[f].size(); ++i) {
+      EXPECT_EQ(seen[f][i].seq(), int64_t(i + 1));
+    }
+    EXPECT_EQ(seen[f].back().run_state(), pb::RUN_SUCCEEDED);
+  }
 }
 
 TEST_F(ApiTest, DaemonValidatesPlansItselfAndStoresNothingForABadOne) {
