@@ -1,5 +1,5 @@
-// The POSIX ProcessRunner: posix_spawn into a new process group, one pipe
-// for stdout+stderr, poll() over pipes, pidfds and an eventfd (see
+// The POSIX ProcessRunner: each step cloned (as posix_spawn does) into a new process
+// group, one pipe for stdout+stderr, poll() over pipes, pidfds and an eventfd (see
 // STYLE.md rule 5 for why this differs from ninja's ppoll loop).
 #include "daemon/process_runner.h"
 
@@ -8,7 +8,6 @@
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
-#include <spawn.h>
 #include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -80,53 +79,6 @@ class Fd {
   int fd_ = -1;
 };
 
-// posix_spawn's attributes and file actions for one step, destroyed on
-// every path. `error` is 0 or the error number of the first failed call.
-struct SpawnConfig {
-  SpawnConfig(int output_fd, const std::string& cwd) {
-    posix_spawnattr_init(&attr);
-    posix_spawn_file_actions_init(&actions);
-    sigset_t empty_mask, all_default;
-    sigemptyset(&empty_mask);
-    // The daemon may block or ignore signals (SIGPIPE, SIGCHLD...); ignored
-    // dispositions survive exec, so reset them all for the step.
-    sigfillset(&all_default);
-    // A braced list is evaluated in order, which the file actions rely on.
-    const int errors[] = {
-        // Own process group: kill(-pid, sig) then reaches the whole tree,
-        // and a Ctrl-C on the daemon's terminal does not.
-        posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETPGROUP |
-                                            POSIX_SPAWN_SETSIGMASK |
-                                            POSIX_SPAWN_SETSIGDEF),
-        posix_spawnattr_setpgroup(&attr, 0),
-        posix_spawnattr_setsigmask(&attr, &empty_mask),
-        posix_spawnattr_setsigdefault(&attr, &all_default),
-        // dup2 before opening fd 0, so that this also works if the daemon
-        // runs with 0-2 closed and the pipe landed there. dup2 clears
-        // CLOEXEC.
-        posix_spawn_file_actions_adddup2(&actions, output_fd, 1),
-        posix_spawn_file_actions_adddup2(&actions, output_fd, 2),
-        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0),
-        posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str()),
-        // Descriptors opened elsewhere without O_CLOEXEC must not leak.
-        posix_spawn_file_actions_addclosefrom_np(&actions, 3),
-    };
-    for (int e : errors) {
-      if (error == 0) error = e;
-    }
-  }
-  ~SpawnConfig() {
-    posix_spawn_file_actions_destroy(&actions);
-    posix_spawnattr_destroy(&attr);
-  }
-  SpawnConfig(const SpawnConfig&) = delete;
-  SpawnConfig& operator=(const SpawnConfig&) = delete;
-
-  posix_spawnattr_t attr;
-  posix_spawn_file_actions_t actions;
-  int error = 0;
-};
-
 // The NULL-terminated array that exec wants; valid while `strings` lives.
 std::vector<char*> CStrings(const std::vector<std::string>& strings) {
   std::vector<char*> result;
@@ -151,7 +103,7 @@ absl::StatusOr<std::string> ResolveProgram(
     const std::string& name, const std::vector<std::string>& env,
     const std::vector<std::string>* shared_env, const std::string& cwd) {
   if (name.empty()) return absl::InvalidArgumentError("empty program name");
-  // With a '/', posix_spawn resolves it after the chdir action, i.e. relative
+  // With a '/', execve resolves it after the chdir, i.e. relative
   // to cwd, and reports ENOENT itself.
   if (name.find('/') != std::string::npos) return name;
   absl::string_view path = kDefaultPath;
@@ -240,9 +192,14 @@ __attribute__((no_sanitize("address", "undefined"))) int ChildMain(void* arg) {
   sigset_t empty;
   sigemptyset(&empty);
   int error = 0;
-  if (setpgid(0, 0) != 0 || dup2(a->output_fd, 1) < 0 || dup2(a->output_fd, 2) < 0) {
-    error = errno;
-  }
+  // Own process group: kill(-pid, sig) then reaches the whole tree, and a
+  // Ctrl-C on the daemon's terminal does not. dup2 before opening fd 0, so
+  // that this also works if the daemon runs with 0-2 closed and the pipe
+  // landed there; dup2 onto itself would keep the pipe close-on-exec.
+  auto to = [&](int fd) {
+    return a->output_fd == fd ? fcntl(fd, F_SETFD, 0) : dup2(a->output_fd, fd);
+  };
+  if (setpgid(0, 0) != 0 || to(1) < 0 || to(2) < 0) error = errno;
   if (error == 0) {
     int null_fd = open("/dev/null", O_RDONLY);
     if (null_fd < 0 || (null_fd != 0 && (dup2(null_fd, 0) < 0 || close(null_fd) != 0))) {
@@ -277,15 +234,19 @@ __attribute__((no_sanitize("address", "undefined"))) int ChildMain(void* arg) {
   _exit(127);
 }
 
-// posix_spawn can change neither the child's identity nor its umask, so a
-// step that runs as another user, or with another umask, starts here. It is
-// what posix_spawn does inside glibc: clone(CLONE_VM | CLONE_VFORK) on a
-// small stack, with the parent suspended until the exec. A fork would copy
-// the daemon's page tables and then fault in copies of every page it
-// writes: 10,000 `true` steps took 8 times as long.
-int SpawnCloned(const std::optional<Credentials>& who, std::optional<mode_t> mask,
-                int output_fd, const std::string& cwd, const std::string& program,
-                char* const argv[], char* const envp[], pid_t* pid_out) {
+// Every step starts here. It is what posix_spawn does inside glibc:
+// clone(CLONE_VM | CLONE_VFORK) with the parent suspended until the exec,
+// but on a stack the runner keeps (posix_spawn maps and unmaps one per call,
+// and the unmap flushes the TLB of every CPU the daemon's threads ran on),
+// without its per-action descriptor checks (six getrlimit calls a step), and
+// able to do what posix_spawn cannot: a step that runs as another user, or
+// with another umask. A fork would copy the daemon's page tables and then
+// fault in copies of every page it writes: 10,000 `true` steps took 8 times
+// as long.
+int SpawnCloned(void* stack, size_t stack_size, const std::optional<Credentials>& who,
+                std::optional<mode_t> mask, int output_fd, const std::string& cwd,
+                const std::string& program, char* const argv[], char* const envp[],
+                pid_t* pid_out) {
   ChildArgs args;
   args.who = who ? &*who : nullptr;
   args.umask = mask;
@@ -295,18 +256,13 @@ int SpawnCloned(const std::optional<Credentials>& who, std::optional<mode_t> mas
   args.argv = argv;
   args.envp = envp;
 
-  constexpr size_t kStackSize = 64 * 1024;
-  void* stack = mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE,
-                     MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-  if (stack == MAP_FAILED) return errno;
   sigset_t all, saved;
   sigfillset(&all);
   pthread_sigmask(SIG_BLOCK, &all, &saved);
-  pid_t pid = clone(ChildMain, static_cast<char*>(stack) + kStackSize,
+  pid_t pid = clone(ChildMain, static_cast<char*>(stack) + stack_size,
                     CLONE_VM | CLONE_VFORK | SIGCHLD, &args);
   int clone_error = errno;
   pthread_sigmask(SIG_SETMASK, &saved, nullptr);
-  munmap(stack, kStackSize);
   if (pid < 0) return clone_error;
   if (args.error != 0) {
     // The child never became the step: reap it here.
@@ -343,7 +299,10 @@ class PosixProcessRunner : public ProcessRunner {
                    std::strerror(errno));
     }
   }
-  ~PosixProcessRunner() override { KillAll(); }
+  ~PosixProcessRunner() override {
+    KillAll();
+    if (stack_ != MAP_FAILED) munmap(stack_, kStackSize);
+  }
 
   absl::StatusOr<ProcessIdentity> Start(const LaunchSpec& spec) override;
   void Terminate(int64_t key, int64_t grace_ms) override;
@@ -366,6 +325,11 @@ class PosixProcessRunner : public ProcessRunner {
 
   const Fd event_fd_;  // only this is touched by Wakeup() from other threads
   const mode_t daemon_umask_ = CurrentUmask();
+  // The stack every spawned child runs on until its exec: one child at a
+  // time, as the parent is suspended until then (CLONE_VFORK).
+  static constexpr size_t kStackSize = 64 * 1024;
+  void* stack_ = mmap(nullptr, kStackSize, PROT_READ | PROT_WRITE,
+                      MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
   std::unique_ptr<char[]> buffer_;
   std::map<int64_t, std::unique_ptr<Process>> processes_;
   uint64_t round_ = 0;
@@ -409,10 +373,6 @@ absl::StatusOr<ProcessIdentity> PosixProcessRunner::Start(
     return absl::ErrnoToStatus(errno, "fcntl(O_NONBLOCK)");
   }
 
-  SpawnConfig config(write_end.get(), spec.cwd);
-  if (config.error != 0) {
-    return absl::ErrnoToStatus(config.error, "posix_spawn setup");
-  }
   std::vector<char*> argv = CStrings(spec.argv);
   std::vector<char*> envp = CStrings(spec.env);
   if (spec.shared_env) {
@@ -434,14 +394,11 @@ absl::StatusOr<ProcessIdentity> PosixProcessRunner::Start(
     envp.push_back(nullptr);
   }
   pid_t pid = 0;
-  // posix_spawn when it can do the job; SpawnCloned for what it cannot.
   std::optional<mode_t> mask;
   if (spec.umask && (*spec.umask & 0777) != daemon_umask_) mask = *spec.umask & 0777;
-  int err = spec.credentials || mask
-                ? SpawnCloned(spec.credentials, mask, write_end.get(), spec.cwd,
-                              program, argv.data(), envp.data(), &pid)
-                : posix_spawn(&pid, program.c_str(), &config.actions, &config.attr,
-                              argv.data(), envp.data());
+  if (stack_ == MAP_FAILED) return absl::ResourceExhaustedError("no stack to spawn on");
+  int err = SpawnCloned(stack_, kStackSize, spec.credentials, mask, write_end.get(),
+                        spec.cwd, program, argv.data(), envp.data(), &pid);
   if (err != 0) {
     return absl::ErrnoToStatus(err,
                                absl::StrCat("spawn \"", spec.argv[0], "\""));
