@@ -136,17 +136,16 @@ absl::StatusOr<std::string> ResolveProgram(
       absl::StrCat("program \"", name, "\" not found in PATH"));
 }
 
-absl::Status CheckWorkingDirectory(const std::string& cwd) {
-  struct stat st;
-  int error = 0;
-  if (stat(cwd.c_str(), &st) != 0) {
-    error = errno;
-  } else if (!S_ISDIR(st.st_mode)) {
-    error = ENOTDIR;
-  }
-  if (error == 0) return absl::OkStatus();
+absl::Status WorkingDirectoryError(const std::string& cwd, int error) {
   return absl::FailedPreconditionError(
       absl::StrCat("working directory \"", cwd, "\": ", std::strerror(error)));
+}
+
+absl::Status CheckWorkingDirectory(const std::string& cwd) {
+  struct stat st;
+  if (stat(cwd.c_str(), &st) != 0) return WorkingDirectoryError(cwd, errno);
+  if (!S_ISDIR(st.st_mode)) return WorkingDirectoryError(cwd, ENOTDIR);
+  return absl::OkStatus();
 }
 
 // The process's umask, read without changing it (umask() would, for a
@@ -177,6 +176,7 @@ struct ChildArgs {
   char* const* argv = nullptr;
   char* const* envp = nullptr;
   int error = 0;  // set by the child when it cannot become the step
+  bool in_chdir = false;  // ... and whether it was the chdir that failed
 };
 
 // The child of SpawnCloned, on its own small stack in the parent's memory,
@@ -219,7 +219,10 @@ __attribute__((no_sanitize("address", "undefined"))) int ChildMain(void* arg) {
   }
   if (error == 0) {
     if (a->umask) umask(*a->umask);
-    if (chdir(a->cwd) != 0) error = errno;
+    if (chdir(a->cwd) != 0) {
+      error = errno;
+      a->in_chdir = true;
+    }
   }
   if (error == 0) {
     // Descriptors opened elsewhere without O_CLOEXEC must not leak.
@@ -246,7 +249,7 @@ __attribute__((no_sanitize("address", "undefined"))) int ChildMain(void* arg) {
 int SpawnCloned(void* stack, size_t stack_size, const std::optional<Credentials>& who,
                 std::optional<mode_t> mask, int output_fd, const std::string& cwd,
                 const std::string& program, char* const argv[], char* const envp[],
-                pid_t* pid_out) {
+                pid_t* pid_out, bool* in_chdir) {
   ChildArgs args;
   args.who = who ? &*who : nullptr;
   args.umask = mask;
@@ -269,6 +272,7 @@ int SpawnCloned(void* stack, size_t stack_size, const std::optional<Credentials>
     int status;
     while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
+    *in_chdir = args.in_chdir;
     return args.error;
   }
   *pid_out = pid;
@@ -342,10 +346,12 @@ absl::StatusOr<ProcessIdentity> PosixProcessRunner::Start(
     return absl::AlreadyExistsError(
         absl::StrCat("process key ", spec.key, " is already running"));
   }
-  std::string program;
-  {
-    // Checked with the rights of the step's user: a root daemon must not
-    // tell a user whether a path they cannot reach exists.
+  std::string program = spec.argv[0];
+  if (program.find('/') == std::string::npos) {
+    // A PATH search, with the rights of the step's user: a root daemon must
+    // not tell a user whether a path they cannot reach exists. A program
+    // named by its path (every `run` string is /bin/sh's) needs no search,
+    // and the child's chdir, made as the user, checks the directory.
     ScopedFileIdentity as_user(spec.credentials);
     AF_RETURN_IF_ERROR(as_user.status());
     AF_RETURN_IF_ERROR(CheckWorkingDirectory(spec.cwd));
@@ -368,8 +374,7 @@ absl::StatusOr<ProcessIdentity> PosixProcessRunner::Start(
   Fd read_end(ends[0]);
   Fd write_end(ends[1]);
   // Only the read end, which the child never sees, becomes non-blocking.
-  int flags = fcntl(read_end.get(), F_GETFL);
-  if (flags < 0 || fcntl(read_end.get(), F_SETFL, flags | O_NONBLOCK) != 0) {
+  if (fcntl(read_end.get(), F_SETFL, O_NONBLOCK) != 0) {
     return absl::ErrnoToStatus(errno, "fcntl(O_NONBLOCK)");
   }
 
@@ -397,8 +402,10 @@ absl::StatusOr<ProcessIdentity> PosixProcessRunner::Start(
   std::optional<mode_t> mask;
   if (spec.umask && (*spec.umask & 0777) != daemon_umask_) mask = *spec.umask & 0777;
   if (stack_ == MAP_FAILED) return absl::ResourceExhaustedError("no stack to spawn on");
+  bool in_chdir = false;
   int err = SpawnCloned(stack_, kStackSize, spec.credentials, mask, write_end.get(),
-                        spec.cwd, program, argv.data(), envp.data(), &pid);
+                        spec.cwd, program, argv.data(), envp.data(), &pid, &in_chdir);
+  if (err != 0 && in_chdir) return WorkingDirectoryError(spec.cwd, err);
   if (err != 0) {
     return absl::ErrnoToStatus(err,
                                absl::StrCat("spawn \"", spec.argv[0], "\""));
