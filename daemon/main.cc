@@ -28,6 +28,7 @@
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/ascii.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/strings/str_cat.h"
 #include "daemon/caller.h"
 #include "daemon/listener.h"
@@ -189,6 +190,11 @@ class Watchdog {
 }  // namespace
 
 int main(int argc, char** argv) {
+  // Debian's Abseil checks every Mutex acquisition for lock-order cycles (a
+  // debugging aid: a global graph updated under a global lock), and gRPC
+  // takes several per call (GraphCycles was 3 % of what a call cost). The
+  // daemon's own locks are std::mutex, which it never checked.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
   CLI::App app{"aetherflowd: runs AetherFlow plans and records every state change"};
   std::string socket_path = aetherflow::DefaultSocketPath();
   std::string state_dir = aetherflow::DefaultStateDir();

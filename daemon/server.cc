@@ -890,6 +890,9 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   builder.RegisterService(service.get());
   builder.SetMaxReceiveMessageSize(options.max_message_bytes);
   builder.SetMaxSendMessageSize(options.max_message_bytes);
+  // channelz keeps a node per connection and call (names, counters, times
+  // formatted as text) for a debugging service the daemon does not offer.
+  builder.AddChannelArgument(GRPC_ARG_ENABLE_CHANNELZ, 0);
   std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
   if (!server || (!options.tcp_address.empty() && tcp_port == 0)) {
     return absl::UnavailableError(
