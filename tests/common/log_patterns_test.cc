@@ -66,7 +66,9 @@ TEST(LogPatternsTest, EachExampleLineIsReadAsItsKind) {
         break;
       case RuleKind::kDiscovery:
         // A state line alone is the baseline, unless its trial reached it.
-        if (!r.state) EXPECT_EQ(discovery, 1);
+        if (!r.state) {
+          EXPECT_EQ(discovery, 1);
+        }
         EXPECT_EQ(critical + error + warning, 0);
         break;
       case RuleKind::kProgress:
