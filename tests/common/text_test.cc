@@ -1,6 +1,7 @@
 #include "common/text.h"
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -266,6 +267,53 @@ TEST(TextEscapeTest, ColourCodesTakeNoColumnsAndAreDroppedWhenFitting) {
   EXPECT_EQ(fitted, "ERROR disk full");
   EXPECT_EQ(fitted.find('\033'), std::string::npos);
   EXPECT_EQ(FitWidth("\033]0;title\a" "ok\x07\x01", 10), "ok");
+}
+
+}  // namespace
+}  // namespace aetherflow
+
+namespace aetherflow {
+namespace {
+
+// Issue 18: under LANG=C a description is never garbled ("na  ve caf"):
+// one "?" per character, a combining accent dropped with nothing split.
+TEST(TextAsciiTest, NonAsciiCharactersBecomeOneQuestionMarkEach) {
+  EXPECT_EQ(FitWidth("naïve café", 40, /*utf8=*/false), "na?ve caf?");
+  EXPECT_EQ(FitWidth("日本語 🚀", 40, /*utf8=*/false), "??? ?");
+  EXPECT_EQ(FitWidth("Cafe\u0301", 40, /*utf8=*/false), "Cafe");
+  EXPECT_EQ(FitWidth("ab\xff" "cd", 40, /*utf8=*/false), "ab?cd");  // invalid byte
+  // Cut by columns of the result: "na?ve" + "~".
+  EXPECT_EQ(FitWidth("naïve café", 6, /*utf8=*/false), "na?ve~");
+  EXPECT_EQ(PadWidth("été", 5, /*utf8=*/false), "?t?  ");
+  // UTF-8 locales keep the characters.
+  EXPECT_EQ(FitWidth("naïve café", 40), "naïve café");
+}
+
+TEST(TextEditDistanceTest, CountsInsertionsDeletionsAndSubstitutions) {
+  EXPECT_EQ(EditDistance("", ""), 0u);
+  EXPECT_EQ(EditDistance("run", "run"), 0u);
+  EXPECT_EQ(EditDistance("dependecies", "dependencies"), 1u);
+  EXPECT_EQ(EditDistance("lss", "ls"), 1u);
+  EXPECT_EQ(EditDistance("kitten", "sitting"), 3u);
+  EXPECT_EQ(EditDistance("", "abc"), 3u);
+}
+
+TEST(TextEditDistanceTest, ClosestMatchWithinTheDistanceOnly) {
+  const std::vector<std::string_view> commands = {"run", "submit", "ls", "logs"};
+  EXPECT_EQ(ClosestMatch("lss", commands, 1), "ls");
+  EXPECT_EQ(ClosestMatch("sumbit", commands, 2), "submit");
+  EXPECT_EQ(ClosestMatch("deploy", commands, 2), "");
+  EXPECT_EQ(ClosestMatch(std::string(100'000, 'x'), commands, 2), "");
+}
+
+// Issue 18: `Plan: sh -c exit 3` lost the quotes.
+TEST(TextShellJoinTest, QuotesAsAShellReadsItBack) {
+  EXPECT_EQ(ShellJoin({"sh", "-c", "exit 3"}), "sh -c 'exit 3'");
+  EXPECT_EQ(ShellJoin({"python", "train.py", "--lr=3e-4", "out/a.txt"}),
+            "python train.py --lr=3e-4 out/a.txt");
+  EXPECT_EQ(ShellJoin({"echo", "", "it's", "$HOME", "a*b"}),
+            "echo '' 'it'\\''s' '$HOME' 'a*b'");
+  EXPECT_EQ(ShellJoin({}), "");
 }
 
 }  // namespace
