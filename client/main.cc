@@ -71,7 +71,8 @@ bool IsCommand(const std::string& word, const CLI::App& app) {
 
 // `aetherflow lss`: which command was meant, before CLI11 says only that
 // one is required.
-std::string UnknownCommand(const std::string& word, const CLI::App& app) {
+std::string UnknownCommand(const std::string& typed, const CLI::App& app) {
+  const std::string word = aetherflow::FitWidth(typed, 60);  // one safe line
   std::vector<std::string> names;
   for (const CLI::App* sub : Commands(app)) names.push_back(sub->get_name());
   const std::vector<std::string_view> views(names.begin(), names.end());
@@ -231,14 +232,12 @@ int main(int argc, char** argv) {
   } catch (const CLI::ParseError& e) {
     // --help and --version print and succeed.
     if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
-    std::string what = e.what();
+    const std::string what = e.what();
     if (what == "A subcommand is required") {
-      what = "a command is required (aetherflow --help lists them)";
+      return UsageError("a command is required (aetherflow --help lists them)");
     }
-    for (char& c : what) {
-      if (c == '\n') c = ' ';
-    }
-    return UsageError(absl::StrCat(what, " (see --help)"));
+    // CLI11's message, on one safe line.
+    return UsageError(absl::StrCat(aetherflow::FitWidth(what, 500), " (see --help)"));
   }
   int tail = 0;
   if (logs->parsed() && !tail_text.empty() &&
@@ -246,8 +245,8 @@ int main(int argc, char** argv) {
        tail > aetherflow::kMaxTailLines)) {
     return UsageError(absl::StrCat(
         "--tail: expected a number of lines from 0 to ",
-        aetherflow::FormatTokens(true, aetherflow::kMaxTailLines), ", not \"", tail_text,
-        "\""));
+        aetherflow::FormatTokens(true, aetherflow::kMaxTailLines), ", not \"",
+        aetherflow::FitWidth(tail_text, 40), "\""));
   }
   if (prune->parsed() && !prune_rest.empty()) {
     older_than = absl::StrCat(older_than, " ", absl::StrJoin(prune_rest, " "));

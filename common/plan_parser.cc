@@ -8,6 +8,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -40,16 +41,16 @@ constexpr size_t kMaxWarnedFields = 10;
 constexpr size_t kMaxCycleShown = 16;
 
 // The fields of a plan, of a step and of `budget` (SPEC §2).
-const std::vector<std::string_view> kPlanFields = {
+constexpr std::string_view kPlanFields[] = {
     "task_id", "description", "steps",   "max_parallel",
     "fail_fast", "budget",    "checkin", "metadata"};
-const std::vector<std::string_view> kStepFields = {
+constexpr std::string_view kStepFields[] = {
     "id",          "description", "type",    "prompt",
     "cwd",         "provider",    "dependencies", "validation_criteria",
     "run",         "timeout",     "retries", "env",
     "estimated_tokens", "complexity", "context", "watch",
     "resources",   "tty"};
-const std::vector<std::string_view> kBudgetFields = {"cost", "tokens"};
+constexpr std::string_view kBudgetFields[] = {"cost", "tokens"};
 
 // Other names people give step fields (other tools' plan formats, habit),
 // each with the field it means here.
@@ -65,12 +66,11 @@ constexpr std::pair<std::string_view, std::string_view> kStepSynonyms[] = {
 
 // The known field that unknown `key` most likely stands for, or "". Case
 // and '-' for '_' are ignored; then synonyms (of steps only); then an edit
-// distance of 1 for short names (4 characters or fewer: "ids" for "id")
-// and 2 for longer ones ("dependecies", "max_paralel"), as config.toml's
-// "did you mean" does.
+// distance of 1 for short names (3 or 4 characters: "ids" for "id") and 2
+// for longer ones ("dependecies", "max_paralel"), as config.toml's "did
+// you mean" does.
 std::string_view NearMiss(const std::string& key,
-                          const std::vector<std::string_view>& known,
-                          bool step) {
+                          std::span<const std::string_view> known, bool step) {
   if (key.size() > 64) return "";
   std::string norm = absl::AsciiStrToLower(key);
   std::replace(norm.begin(), norm.end(), '-', '_');
@@ -78,13 +78,15 @@ std::string_view NearMiss(const std::string& key,
   for (std::string_view k : known) {
     if (norm == k) return k;
   }
-  std::vector<std::string_view> candidates = known;
+  std::vector<std::string_view> candidates(known.begin(), known.end());
   if (step) {
     for (const auto& [other, field] : kStepSynonyms) {
       if (norm == other) return field;
       candidates.push_back(other);
     }
   }
+  // One or two letters are too short to be read as a typo of anything.
+  if (norm.size() < 3) return "";
   const std::string_view match =
       ClosestMatch(norm, candidates, norm.size() <= 4 ? 1 : 2);
   if (match.empty()) return "";
@@ -431,7 +433,7 @@ class PlanChecker {
   // `known` is a problem naming the field meant; else it is kept and named
   // (as `shown`) in the one warning.
   void UnknownField(const std::string& key, const std::string& path,
-                    std::string shown, const std::vector<std::string_view>& known,
+                    std::string shown, std::span<const std::string_view> known,
                     bool step) {
     if (rules_ == PlanRules::kNew) {
       if (std::string_view field = NearMiss(key, known, step); !field.empty()) {

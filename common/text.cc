@@ -188,7 +188,7 @@ std::size_t EditDistance(std::string_view a, std::string_view b) {
 }
 
 std::string_view ClosestMatch(std::string_view word,
-                              const std::vector<std::string_view>& candidates,
+                              std::span<const std::string_view> candidates,
                               std::size_t max_distance) {
   std::string_view best;
   std::size_t best_distance = max_distance + 1;

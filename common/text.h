@@ -5,6 +5,7 @@
 #define AETHERFLOW_COMMON_TEXT_H_
 
 #include <cstddef>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -37,7 +38,7 @@ std::size_t EditDistance(std::string_view a, std::string_view b);
 // differs by more than `max_distance` are skipped unmeasured, so a huge
 // `word` costs nothing.
 std::string_view ClosestMatch(std::string_view word,
-                              const std::vector<std::string_view>& candidates,
+                              std::span<const std::string_view> candidates,
                               std::size_t max_distance);
 
 // `argv` as one line a POSIX shell reads back as the same words: a word
