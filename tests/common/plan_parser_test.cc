@@ -424,9 +424,9 @@ TEST(PlanParserTest, ManyEdgesStayLinear) {
   // A join step waiting on every other step (one twice) is fine.
   std::string join = R"({"steps": [)";
   for (int i = 0; i < n - 1; ++i) {
-    absl::StrAppend(&join, R"({"id": "s)", i, R"("},)");
+    absl::StrAppend(&join, R"({"id": "s)", i, R"(", "run": "true"},)");
   }
-  absl::StrAppend(&join, R"({"id": "join", "dependencies": [)", all_but_last,
+  absl::StrAppend(&join, R"({"id": "join", "run": "true", "dependencies": [)", all_but_last,
                   R"(, "s1"]}]})");
   Plan plan = MustParse(join);
   EXPECT_EQ(plan.deps.back().size(), static_cast<size_t>(n - 1));
@@ -437,10 +437,10 @@ TEST(PlanParserTest, ManyEdgesStayLinear) {
   // cycle. Reported without quadratic work, and capped.
   std::string text = R"({"steps": [)";
   for (int i = 0; i < n - 1; ++i) {
-    absl::StrAppend(&text, R"({"id": "s)", i, R"(", "dependencies": ["s)",
+    absl::StrAppend(&text, R"({"id": "s)", i, R"(", "run": "true", "dependencies": ["s)",
                     i + 1, R"("]},)");
   }
-  absl::StrAppend(&text, R"({"id": "s)", n - 1, R"(", "dependencies": [)",
+  absl::StrAppend(&text, R"({"id": "s)", n - 1, R"(", "run": "true", "dependencies": [)",
                   all_but_last, "]}]}");
   // How long this takes is measured in bench/, not asserted here.
   std::vector<std::string> errors = Errors(text);
