@@ -28,6 +28,7 @@
 #include "common/llm.h"
 #include "common/plan.h"
 #include "common/plan_parser.h"
+#include "common/text.h"
 #include "nlohmann/json.hpp"
 
 extern char** environ;
@@ -106,12 +107,14 @@ std::string CommandPlan(const std::vector<std::string>& command) {
       id.find("..") != std::string::npos) {
     id = "command";
   }
+  // Shown as a shell would read it back ("sh -c 'exit 3'"); no type, as a
+  // plan's command step without one shows "-".
+  const std::string shown = ShellJoin(command);
   nlohmann::json plan;
   plan["task_id"] = id;
-  plan["description"] = absl::StrJoin(command, " ");
-  plan["steps"] = nlohmann::json::array(
-      {{{"id", id}, {"type", "command"}, {"description", absl::StrJoin(command, " ")},
-        {"run", command}}});
+  plan["description"] = shown;
+  plan["steps"] =
+      nlohmann::json::array({{{"id", id}, {"description", shown}, {"run", command}}});
   return plan.dump(2);
 }
 
@@ -643,9 +646,15 @@ int CmdRemove(const GlobalOptions& global, const std::vector<std::string>& runs)
 
 int CmdPrune(const GlobalOptions& global, const std::string& older_than) {
   absl::StatusOr<int64_t> ms = ParseDurationMs(older_than);
-  if (!ms.ok() || *ms <= 0) {
-    PrintError(absl::StrCat("aetherflow: --older-than: ",
-                            ms.ok() ? "must be more than 0" : ms.status().message()));
+  if (!ms.ok()) {
+    // "3 days", "3days", "2w": say how to write it.
+    PrintError(absl::StrCat("aetherflow: --older-than: \"", FitWidth(older_than, 40, false),
+                            "\" is not a duration; write one word such as 3d (days), "
+                            "12h (hours) or 30m (minutes)"));
+    return kExitUsage;
+  }
+  if (*ms <= 0) {
+    PrintError("aetherflow: --older-than: must be more than 0");
     return kExitUsage;
   }
   pb::DeleteRunsRequest request;

@@ -10,6 +10,7 @@
 #include "client/monitor_view.h"
 #include "client/render.h"
 #include "common/duration.h"
+#include "common/text.h"
 
 namespace aetherflow {
 
@@ -216,15 +217,19 @@ int FollowPlain(const GlobalOptions& global, Connection* connection,
     layout = ComputeLineLayout(model.snapshot());
     if (model.finished()) return;
     const pb::Run& run = model.snapshot().run();
+    RenderOptions options = Render(global);
+    // No description nor task id: nothing after the counts, not a dangling
+    // dash. The text is made safe (and ASCII when the locale is not UTF-8).
+    const std::string& name = run.description().empty() ? run.task_id() : run.description();
     std::string out = absl::StrCat(
         "Run ", run.id(), ": ", run.steps_total(),
         run.steps_total() == 1 ? " step" : " steps", " in ", run.batches(),
-        run.batches() == 1 ? " batch" : " batches", " — ",
-        run.description().empty() ? run.task_id() : run.description(),
+        run.batches() == 1 ? " batch" : " batches",
+        name.empty() ? "" : absl::StrCat(options.utf8 ? " — " : " - ",
+                                         FitWidth(name, options.width, options.utf8)),
         run.state() == pb::RUN_PAUSED ? "  (paused: aetherflow resume lets it go on)" : "",
         "\n");
     // What is already under way, as if it had just been seen.
-    RenderOptions options = Render(global);
     for (const pb::Step& step : model.snapshot().steps()) {
       if (step.state() != pb::STEP_RUNNING) continue;
       pb::Event event;

@@ -6,14 +6,21 @@
 #include <clocale>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <string>
 #include <vector>
 
 #include "CLI/CLI.hpp"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "grpc/support/log.h"
 #include "client/commands.h"
 #include "client/connection.h"
+#include "client/render.h"
+#include "common/limits.h"
 #include "common/paths.h"
+#include "common/text.h"
 
 namespace {
 
@@ -27,6 +34,56 @@ int TerminalWidth() {
     if (width > 20) return width;
   }
   return 120;
+}
+
+// A usage error: one line on stderr, exit 2 (README: exit codes).
+int UsageError(const std::string& message) {
+  std::fprintf(stderr, "aetherflow: %s\n", message.c_str());
+  return aetherflow::kExitUsage;
+}
+
+// The command word of `args` (the first one that is neither an option nor
+// the value of a global option that takes one), or "" if there is none.
+std::string CommandWord(const std::vector<char*>& args) {
+  static const char* const kTakesValue[] = {"--socket",   "--connect", "--tls-ca",
+                                            "--tls-server-name", "--token-file",
+                                            "--config"};
+  for (std::size_t i = 1; i < args.size(); ++i) {
+    const std::string arg = args[i];
+    if (arg.empty() || arg[0] != '-') return arg;
+    for (const char* option : kTakesValue) {
+      if (arg == option) ++i;  // its value is not the command
+    }
+  }
+  return "";
+}
+
+std::vector<const CLI::App*> Commands(const CLI::App& app) {
+  return app.get_subcommands(std::function<bool(const CLI::App*)>());
+}
+
+bool IsCommand(const std::string& word, const CLI::App& app) {
+  for (const CLI::App* sub : Commands(app)) {
+    if (sub->check_name(word)) return true;
+  }
+  return false;
+}
+
+// `aetherflow lss`: which command was meant, before CLI11 says only that
+// one is required.
+std::string UnknownCommand(const std::string& typed, const CLI::App& app) {
+  const std::string word = aetherflow::FitWidth(typed, 60);  // one safe line
+  std::vector<std::string> names;
+  for (const CLI::App* sub : Commands(app)) names.push_back(sub->get_name());
+  const std::vector<std::string_view> views(names.begin(), names.end());
+  const std::string_view meant =
+      aetherflow::ClosestMatch(word, views, word.size() <= 3 ? 1 : 2);
+  if (!meant.empty()) {
+    return absl::StrCat("unknown command \"", word, "\"; did you mean \"",
+                        std::string(meant), "\"?");
+  }
+  return absl::StrCat("unknown command \"", word, "\" (commands: ",
+                      absl::StrJoin(names, ", "), ")");
 }
 
 }  // namespace
@@ -87,8 +144,12 @@ int main(int argc, char** argv) {
   CLI::App* run = app.add_subcommand(
       "run", "submit a plan, then follow it; Ctrl-C cancels it");
   add_plan_options(run);
+  run->footer("One command as a one-step plan: aetherflow run -- CMD ARGS...");
   CLI::App* submit = app.add_subcommand("submit", "submit a plan; print its run id");
   add_plan_options(submit);
+  submit->footer(
+      "One command as a one-step plan (overnight jobs): aetherflow submit -- CMD ARGS...\n"
+      "Everything after -- is the command, as typed.");
 
   std::string run_ref = "last", step;
   auto add_run = [&](CLI::App* sub) {
@@ -107,13 +168,17 @@ int main(int argc, char** argv) {
   CLI::App* status = app.add_subcommand("status", "the run's table, once");
   add_run_or_last(status);
   bool follow = false;
-  int tail = 0;
+  std::string tail_text;
   CLI::App* logs = app.add_subcommand("logs", "a step's log, or every step's");
   add_run(logs);
   logs->add_option("step", step, "the step (default: all, prefixed)");
   logs->add_flag("-f,--follow", follow, "keep printing what is written");
-  logs->add_option("--tail,-n", tail, "start at the last N lines")
-      ->check(CLI::Range(0, 100'000'000));
+  // Read as text and checked below: the message and the range are ours,
+  // and the range is the daemon's.
+  logs->add_option("--tail,-n", tail_text,
+                   absl::StrCat("start at the last N lines (0 to ",
+                                aetherflow::FormatTokens(true, aetherflow::kMaxTailLines),
+                                ")"));
   CLI::App* cancel = app.add_subcommand("cancel", "stop a run");
   add_run(cancel);
   CLI::App* pause = app.add_subcommand(
@@ -146,8 +211,12 @@ int main(int argc, char** argv) {
   CLI::App* rm = app.add_subcommand("rm", "forget finished runs and their logs");
   rm->add_option("runs", rm_runs, "run ids")->required();
   std::string older_than;
+  std::vector<std::string> prune_rest;  // "--older-than 3 days": "days"
   CLI::App* prune = app.add_subcommand("prune", "forget runs finished long ago");
-  prune->add_option("--older-than", older_than, "e.g. 30d")->required();
+  prune->add_option("--older-than", older_than,
+                    "one duration: 30d (days), 12h (hours), 30m (minutes)")
+      ->required();
+  prune->add_option("rest", prune_rest)->group("");
   std::string format = "json", output;
   CLI::App* export_cmd = app.add_subcommand(
       "export", "the run's monitor state as json, csv or a Chrome/Perfetto trace");
@@ -155,11 +224,32 @@ int main(int argc, char** argv) {
   export_cmd->add_option("--format", format, "json, csv or trace")->capture_default_str();
   export_cmd->add_option("-o,--output", output, "file (default: stdout)");
 
+  if (const std::string word = CommandWord(args); !word.empty() && !IsCommand(word, app)) {
+    return UsageError(UnknownCommand(word, app));
+  }
   try {
     app.parse(static_cast<int>(args.size()), args.data());
   } catch (const CLI::ParseError& e) {
-    int code = app.exit(e);
-    return code == 0 ? 0 : aetherflow::kExitUsage;
+    // --help and --version print and succeed.
+    if (e.get_exit_code() == static_cast<int>(CLI::ExitCodes::Success)) return app.exit(e);
+    const std::string what = e.what();
+    if (what == "A subcommand is required") {
+      return UsageError("a command is required (aetherflow --help lists them)");
+    }
+    // CLI11's message, on one safe line.
+    return UsageError(absl::StrCat(aetherflow::FitWidth(what, 500), " (see --help)"));
+  }
+  int tail = 0;
+  if (logs->parsed() && !tail_text.empty() &&
+      (!absl::SimpleAtoi(tail_text, &tail) || tail < 0 ||
+       tail > aetherflow::kMaxTailLines)) {
+    return UsageError(absl::StrCat(
+        "--tail: expected a number of lines from 0 to ",
+        aetherflow::FormatTokens(true, aetherflow::kMaxTailLines), ", not \"",
+        aetherflow::FitWidth(tail_text, 40), "\""));
+  }
+  if (prune->parsed() && !prune_rest.empty()) {
+    older_than = absl::StrCat(older_than, " ", absl::StrJoin(prune_rest, " "));
   }
 
   aetherflow::GlobalOptions global;
@@ -182,7 +272,8 @@ int main(int argc, char** argv) {
   bool dumb = term && std::string(term) == "dumb";
   global.color = global.stdout_tty && !dumb && !no_color && !std::getenv("NO_COLOR");
   global.utf8 = std::strcmp(nl_langinfo(CODESET), "UTF-8") == 0;
-  global.width = TerminalWidth();
+  // Off a terminal nothing is cut: a file or a pipe has no width.
+  global.width = global.stdout_tty ? TerminalWidth() : aetherflow::kUnlimitedWidth;
   global.interactive = global.stdout_tty && ::isatty(STDIN_FILENO) && !dumb && !plain;
 
   if (!command.empty() && !(run->parsed() || submit->parsed())) {

@@ -3,9 +3,11 @@
 #include <algorithm>
 #include <cmath>
 #include <string_view>
+#include <unordered_set>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "client/render.h"
 #include "common/duration.h"
 #include "common/text.h"
@@ -525,6 +527,40 @@ void Finish(ScreenLine* line, int width, bool utf8) {
   line->status_width = DisplayWidth(text.substr(line->status_byte, line->status_bytes));
 }
 
+// What the log pane of a step that has not started says instead of its
+// (empty) log: "not started: waiting for prep, fetch" (its dependencies
+// that have not completed), else what the daemon says it waits for ("a
+// slot", "gpu"), else why nothing starts. One O(steps) pass, only while
+// such a pane is open.
+std::string NotStartedText(const pb::RunSnapshot& snapshot, const pb::Step& step) {
+  constexpr int kNamesShown = 5;
+  std::vector<std::string> waiting;
+  int more = 0;
+  if (step.dependencies_size() > 0) {
+    std::unordered_set<std::string_view> deps(step.dependencies().begin(),
+                                              step.dependencies().end());
+    for (const pb::Step& other : snapshot.steps()) {
+      if (other.state() == pb::STEP_COMPLETED || !deps.count(other.id())) continue;
+      if (static_cast<int>(waiting.size()) < kNamesShown) {
+        waiting.push_back(other.id());
+      } else {
+        ++more;
+      }
+    }
+  }
+  if (!waiting.empty()) {
+    std::string text =
+        absl::StrCat("not started: waiting for ", absl::StrJoin(waiting, ", "));
+    if (more) absl::StrAppend(&text, " and ", more, " more");
+    return text;
+  }
+  if (!step.waiting_for().empty()) {
+    return absl::StrCat("not started: waiting for ", step.waiting_for());
+  }
+  if (snapshot.run().state() == pb::RUN_PAUSED) return "not started: the run is paused";
+  return "not started yet";
+}
+
 ScreenLine Footer(const pb::RunSnapshot& snapshot, const MonitorUi& ui,
                   const Frame& frame, const TableWindow& window, int width, bool utf8) {
   ScreenLine line;
@@ -641,16 +677,25 @@ std::vector<ScreenLine> LayoutScreen(const pb::RunSnapshot& snapshot,
   }
 
   if (frame.log_lines > 0) {
+    const pb::Step* shown =
+        window.selected >= 0 ? &snapshot.steps(window.selected) : nullptr;
+    // A running step's progress read from its log ("Epoch 9/20"), as `poll`
+    // reads it, stays in view above its log.
     std::string title =
-        window.selected >= 0
-            ? absl::StrCat("Log of ", snapshot.steps(window.selected).id(),
-                           " (Enter/Esc to close)")
-            : std::string("Log: no step (Enter/Esc to close)");
+        shown ? absl::StrCat("Log of ", shown->id(),
+                             shown->state() == pb::STEP_RUNNING && !shown->progress().empty()
+                                 ? absl::StrCat(" [", shown->progress(), "]")
+                                 : std::string(),
+                             " (Enter/Esc to close)")
+              : std::string("Log: no step (Enter/Esc to close)");
     lines.push_back({title, Style::kHeader});
     const int room = frame.log_lines - 1;
     const int have = static_cast<int>(ui.log_tail.size());
     if (have == 0 && room > 0) {
-      lines.push_back({"(no output yet)", Style::kDim});
+      const bool not_started = shown && shown->state() == pb::STEP_PENDING &&
+                               !shown->started_at_ms() && !shown->retry_at_ms();
+      lines.push_back({not_started ? NotStartedText(snapshot, *shown) : "(no output yet)",
+                       Style::kDim});
       for (int i = 1; i < room; ++i) lines.push_back({});
     } else {
       const int shown = std::min(room, have);

@@ -203,8 +203,9 @@ std::string RenderStatus(const pb::RunSnapshot& snapshot,
   auto line = [&](const std::string& text) {
     absl::StrAppend(&out, FitWidth(text, width, utf8), "\n");
   };
-  line(absl::StrCat("Plan: ", run.description().empty() ? run.task_id()
-                                                        : run.description()));
+  line(absl::StrCat("Plan: ", !run.description().empty() ? run.description()
+                              : !run.task_id().empty()    ? run.task_id()
+                                                          : run.plan_path()));
   line(absl::StrCat("Run: ", run.id(),
                     run.task_id().empty() ? "" : absl::StrCat("  Task: ", run.task_id()),
                     "  State: ", RunStateWord(run.state())));

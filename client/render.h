@@ -16,8 +16,12 @@ namespace aetherflow {
 
 namespace pb = ::aetherflow::v1;
 
+// The width when stdout is not a terminal (a file, a pipe, CI): lines are
+// never cut there, so that a reason or a path is read whole.
+inline constexpr int kUnlimitedWidth = 1 << 24;
+
 struct RenderOptions {
-  int width = 120;       // terminal columns
+  int width = 120;       // terminal columns, or kUnlimitedWidth
   bool utf8 = true;      // else ASCII symbols
   bool color = false;    // ANSI colours on the status cell
   int64_t now_ms = 0;    // for the time of running steps

@@ -338,8 +338,13 @@ CheckinReport Decide(const RunFacts& run, const std::vector<StepFacts>& steps) {
   }
   if (!ended) {
     for (const StepFacts* s : stalled) {
-      parts.push_back(absl::StrCat("no output from ", s->id, " for ",
-                                   s->quiet_checkins, " check-ins"));
+      // How long says more than how many check-ins (their spacing varies).
+      parts.push_back(
+          s->quiet_ms ? absl::StrCat("no output from ", s->id, " for ",
+                                     FormatDurationMs(*s->quiet_ms), " (",
+                                     s->quiet_checkins, " check-ins)")
+                      : absl::StrCat("no output from ", s->id, " for ",
+                                     s->quiet_checkins, " check-ins"));
     }
   }
   if (budget_crossed) {

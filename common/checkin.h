@@ -79,6 +79,8 @@ struct StepFacts {
   std::string failure;         // how it failed, for the summary: "exit 1"...
   StepAnalysis analysis;       // this check-in's AnalyzeLog result
   int quiet_checkins = 0;      // StepCursor::quiet_checkins after AnalyzeLog
+  // How long its log has not grown (since the log last changed), when known.
+  std::optional<int64_t> quiet_ms;
   std::optional<double> best;  // StepCursor::best, for the summary
   int64_t elapsed_ms = 0;      // how long this attempt has run, for its ETA
 };

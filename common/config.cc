@@ -29,6 +29,7 @@
 #include "common/byte_size.h"
 #include "common/checkin.h"
 #include "common/duration.h"
+#include "common/text.h"
 
 namespace aetherflow {
 namespace {
@@ -141,33 +142,10 @@ std::string_view TypeName(const toml::node& node) {
   }
 }
 
-size_t EditDistance(std::string_view a, std::string_view b) {
-  std::vector<size_t> row(b.size() + 1);
-  for (size_t j = 0; j <= b.size(); ++j) row[j] = j;
-  for (size_t i = 1; i <= a.size(); ++i) {
-    size_t diagonal = row[0];
-    row[0] = i;
-    for (size_t j = 1; j <= b.size(); ++j) {
-      const size_t up = row[j];
-      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
-                         diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
-      diagonal = up;
-    }
-  }
-  return row[b.size()];
-}
-
 std::string UnknownKey(std::string_view key,
                        const std::vector<std::string_view>& known) {
-  std::string_view best;
-  size_t best_distance = 3;  // suggest only close misspellings
-  for (std::string_view k : known) {
-    const size_t d = EditDistance(key, k);
-    if (d < best_distance) {
-      best_distance = d;
-      best = k;
-    }
-  }
+  // Suggest only close misspellings.
+  const std::string_view best = ClosestMatch(key, known, /*max_distance=*/2);
   if (best.empty()) {
     return absl::StrCat("unknown key (expected one of: ",
                         absl::StrJoin(known, ", ",

@@ -8,6 +8,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -23,6 +24,7 @@
 #include "common/byte_size.h"
 #include "common/duration.h"
 #include "common/log_analysis.h"
+#include "common/text.h"
 
 namespace aetherflow {
 namespace {
@@ -37,6 +39,66 @@ constexpr size_t kMaxReportedProblems = 1000;
 constexpr size_t kMaxWarnedFields = 10;
 // A cycle longer than this is shown with its middle elided.
 constexpr size_t kMaxCycleShown = 16;
+
+// The fields of a plan, of a step and of `budget` (SPEC §2).
+constexpr std::string_view kPlanFields[] = {
+    "task_id", "description", "steps",   "max_parallel",
+    "fail_fast", "budget",    "checkin", "metadata"};
+constexpr std::string_view kStepFields[] = {
+    "id",          "description", "type",    "prompt",
+    "cwd",         "provider",    "dependencies", "validation_criteria",
+    "run",         "timeout",     "retries", "env",
+    "estimated_tokens", "complexity", "context", "watch",
+    "resources",   "tty"};
+constexpr std::string_view kBudgetFields[] = {"cost", "tokens"};
+
+// Other names people give step fields (other tools' plan formats, habit),
+// each with the field it means here.
+constexpr std::pair<std::string_view, std::string_view> kStepSynonyms[] = {
+    {"command", "run"},          {"cmd", "run"},
+    {"shell", "run"},            {"script", "run"},
+    {"exec", "run"},             {"deps", "dependencies"},
+    {"depends", "dependencies"}, {"depends_on", "dependencies"},
+    {"needs", "dependencies"},   {"after", "dependencies"},
+    {"dependency", "dependencies"}, {"retry", "retries"},
+    {"environment", "env"},      {"workdir", "cwd"},
+    {"working_dir", "cwd"}};
+
+// The known field that unknown `key` most likely stands for, or "". Case
+// and '-' for '_' are ignored; then synonyms (of steps only); then an edit
+// distance of 1 for short names (3 or 4 characters: "ids" for "id") and 2
+// for longer ones ("dependecies", "max_paralel"), as config.toml's "did
+// you mean" does.
+std::string_view NearMiss(const std::string& key,
+                          std::span<const std::string_view> known, bool step) {
+  if (key.size() > 64) return "";
+  std::string norm = absl::AsciiStrToLower(key);
+  std::replace(norm.begin(), norm.end(), '-', '_');
+  std::replace(norm.begin(), norm.end(), ' ', '_');
+  for (std::string_view k : known) {
+    if (norm == k) return k;
+  }
+  std::vector<std::string_view> candidates(known.begin(), known.end());
+  if (step) {
+    for (const auto& [other, field] : kStepSynonyms) {
+      if (norm == other) return field;
+      candidates.push_back(other);
+    }
+  }
+  // One or two letters are too short to be read as a typo of anything.
+  if (norm.size() < 3) return "";
+  const std::string_view match =
+      ClosestMatch(norm, candidates, norm.size() <= 4 ? 1 : 2);
+  if (match.empty()) return "";
+  // A short known name is matched only as closely as a short key.
+  if (match.size() <= 4 && EditDistance(norm, match) > 1) return "";
+  if (step) {
+    for (const auto& [other, field] : kStepSynonyms) {
+      if (match == other) return field;
+    }
+  }
+  return match;
+}
 
 // 1-based line and byte column of `offset` in `text` (offset may be
 // text.size(), the position just past the end).
@@ -258,8 +320,8 @@ std::string StepIdProblem(const std::string& id) {
 // returned at the first one, so the user can fix everything in one go.
 class PlanChecker {
  public:
-  PlanChecker(std::string_view text, std::string_view filename)
-      : text_(text), file_(filename) {}
+  PlanChecker(std::string_view text, std::string_view filename, PlanRules rules)
+      : text_(text), file_(filename), rules_(rules) {}
 
   absl::StatusOr<Plan> Run() {
     if (text_.size() > kMaxPlanBytes) {
@@ -367,6 +429,22 @@ class PlanChecker {
     return absl::StrJoin(out, "\n");
   }
 
+  // An unknown field `key` at `path`: under kNew, a near miss of one of
+  // `known` is a problem naming the field meant; else it is kept and named
+  // (as `shown`) in the one warning.
+  void UnknownField(const std::string& key, const std::string& path,
+                    std::string shown, std::span<const std::string_view> known,
+                    bool step) {
+    if (rules_ == PlanRules::kNew) {
+      if (std::string_view field = NearMiss(key, known, step); !field.empty()) {
+        AddProblem(path, absl::StrCat("unknown field (did you mean \"",
+                                      std::string(field), "\"?)"));
+        return;
+      }
+    }
+    unknown_fields_.push_back(std::move(shown));
+  }
+
   std::string UnknownFieldsWarning() const {
     const size_t n = unknown_fields_.size();
     const std::vector<std::string> shown(
@@ -452,7 +530,9 @@ class PlanChecker {
                                                   ? "expected a number of USD >= 0"
                                                   : "expected a whole number of tokens >= 0");
             } else {
-              unknown_fields_.push_back(FieldName("budget." + b.key()));
+              UnknownField(b.key(), "budget." + FieldName(b.key()),
+                           FieldName("budget." + b.key()), kBudgetFields,
+                           /*step=*/false);
             }
           }
         }
@@ -482,7 +562,8 @@ class PlanChecker {
           plan.checkin_schedule = *parsed;
         }
       } else if (key != "metadata") {  // metadata is free-form
-        unknown_fields_.push_back(FieldName(key));
+        UnknownField(key, FieldName(key), FieldName(key), kPlanFields,
+                     /*step=*/false);
       }
     }
     if (steps == nullptr) {
@@ -517,6 +598,7 @@ class PlanChecker {
     };
     bool has_id = false;
     bool has_provider = false;
+    const size_t problems_before = problems_.size();
     for (auto it = s.begin(); it != s.end(); ++it) {
       const std::string& key = it.key();
       const Json& v = it.value();
@@ -576,10 +658,20 @@ class PlanChecker {
       } else if (key == "tty") {
         if (!v.is_boolean()) AddProblem(at(key), "expected true or false");
       } else {
-        unknown_fields_.push_back(at(FieldName(key)));
+        UnknownField(key, at(FieldName(key)), at(FieldName(key)), kStepFields,
+                     /*step=*/true);
       }
     }
     if (!has_id) AddProblem(at("id"), "missing step id");
+    // Nothing to run nor to ask: an LLM would get an empty prompt. Said
+    // only when nothing else is wrong with the step (a "command" typo is
+    // the one problem to fix).
+    if (rules_ == PlanRules::kNew && problems_.size() == problems_before &&
+        !step.is_command() && step.prompt.empty() && step.description.empty()) {
+      AddProblem(p,
+                 "nothing to do: give \"run\" (a command), or \"prompt\" or "
+                 "\"description\" (an LLM step)");
+    }
     if (step.is_command()) {
       if (has_provider) {
         AddProblem(at("provider"),
@@ -979,6 +1071,7 @@ class PlanChecker {
   // A std::string: Debian's Abseil has its own string_view, so absl::StrCat
   // takes no std::string_view.
   std::string file_;
+  PlanRules rules_;
   std::vector<Problem> problems_;
   std::vector<std::string> unknown_fields_;
   // Step id -> index of the first step with it. Views into Plan::steps.
@@ -994,9 +1087,9 @@ class PlanChecker {
 
 }  // namespace
 
-absl::StatusOr<Plan> ParsePlan(std::string_view text,
-                               std::string_view filename) {
-  return PlanChecker(text, filename).Run();
+absl::StatusOr<Plan> ParsePlan(std::string_view text, std::string_view filename,
+                               PlanRules rules) {
+  return PlanChecker(text, filename, rules).Run();
 }
 
 }  // namespace aetherflow

@@ -25,7 +25,19 @@ namespace aetherflow {
 // e.g. `plan.json:7:25: steps[3].dependencies[0]: unknown step "step_9"`.
 // A JSON syntax error is reported alone (nothing else can be checked).
 // A cycle is reported as `cycle: a -> b -> c -> a`.
-absl::StatusOr<Plan> ParsePlan(std::string_view text, std::string_view filename);
+//
+// Under PlanRules::kNew (a plan being submitted or dry-run), an unknown
+// field that is a near miss of a known one, or a common other name for it,
+// is a problem, not a warning, since the typo changes what a step does
+// (`"command"` for `"run"` would send the step to an LLM; `"dependecies"`
+// would run it at once): `steps[0].command: unknown field (did you mean
+// "run"?)`. So is a step with no `run`, no `prompt` and no `description`:
+// there is nothing to run nor to ask. PlanRules::kStored reads a plan that
+// a daemon accepted before (resume, check-ins, a restart): those two checks
+// only warn, so that no stored run becomes unreadable after an upgrade.
+enum class PlanRules { kNew, kStored };
+absl::StatusOr<Plan> ParsePlan(std::string_view text, std::string_view filename,
+                               PlanRules rules = PlanRules::kNew);
 
 }  // namespace aetherflow
 

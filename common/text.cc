@@ -1,6 +1,8 @@
 #include "common/text.h"
 
+#include <algorithm>
 #include <cstdint>
+#include <vector>
 
 namespace aetherflow {
 namespace {
@@ -120,7 +122,8 @@ std::string FitWidth(std::string_view text, int width, bool utf8) {
   if (width <= 0) return "";
   bool plain = true;
   for (char c : text) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) plain = false;
+    const unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u == 0x7f || (!utf8 && u >= 0x80)) plain = false;
   }
   if (plain && DisplayWidth(text) <= width) return std::string(text);
   // Characters kept so far, with the width they end at, to back off and
@@ -138,6 +141,11 @@ std::string FitWidth(std::string_view text, int width, bool utf8) {
     bool blank = cp == '\n' || cp == '\t' || cp == '\r';
     if (!blank && (cp < 0x20 || cp == 0x7f)) continue;  // other controls too
     int w = blank ? 1 : CharWidth(cp);
+    // Not UTF-8: one "?" per character, never its bytes.
+    if (!utf8 && static_cast<unsigned char>(text[start]) >= 0x80) {
+      if (w == 0) continue;
+      w = 1;
+    }
     if (used + w > width) {
       out.resize(keep_bytes);
       out.append(utf8 ? "…" : "~");
@@ -145,6 +153,8 @@ std::string FitWidth(std::string_view text, int width, bool utf8) {
     }
     if (blank) {
       out.push_back(' ');
+    } else if (!utf8 && static_cast<unsigned char>(text[start]) >= 0x80) {
+      out.push_back('?');
     } else {
       out.append(text.substr(start, i - start));
     }
@@ -158,6 +168,69 @@ std::string PadWidth(std::string_view text, int width, bool utf8) {
   std::string out = FitWidth(text, width, utf8);
   int used = DisplayWidth(out);
   if (used < width) out.append(width - used, ' ');
+  return out;
+}
+
+std::size_t EditDistance(std::string_view a, std::string_view b) {
+  std::vector<std::size_t> row(b.size() + 1);
+  for (std::size_t j = 0; j <= b.size(); ++j) row[j] = j;
+  for (std::size_t i = 1; i <= a.size(); ++i) {
+    std::size_t diagonal = row[0];
+    row[0] = i;
+    for (std::size_t j = 1; j <= b.size(); ++j) {
+      const std::size_t up = row[j];
+      row[j] = std::min({row[j] + 1, row[j - 1] + 1,
+                         diagonal + (a[i - 1] == b[j - 1] ? 0 : 1)});
+      diagonal = up;
+    }
+  }
+  return row[b.size()];
+}
+
+std::string_view ClosestMatch(std::string_view word,
+                              std::span<const std::string_view> candidates,
+                              std::size_t max_distance) {
+  std::string_view best;
+  std::size_t best_distance = max_distance + 1;
+  for (std::string_view candidate : candidates) {
+    const std::size_t gap = word.size() > candidate.size()
+                                ? word.size() - candidate.size()
+                                : candidate.size() - word.size();
+    if (gap >= best_distance) continue;  // at least `gap` edits
+    const std::size_t d = EditDistance(word, candidate);
+    if (d < best_distance) {
+      best_distance = d;
+      best = candidate;
+    }
+  }
+  return best;
+}
+
+std::string ShellJoin(const std::vector<std::string>& argv) {
+  std::string out;
+  for (const std::string& word : argv) {
+    if (!out.empty()) out.push_back(' ');
+    const bool bare =
+        !word.empty() && std::all_of(word.begin(), word.end(), [](char c) {
+          const unsigned char u = static_cast<unsigned char>(c);
+          return (u >= 'a' && u <= 'z') || (u >= 'A' && u <= 'Z') ||
+                 (u >= '0' && u <= '9') ||
+                 std::string_view("@%+=:,./_-").find(c) != std::string_view::npos;
+        });
+    if (bare) {
+      out.append(word);
+      continue;
+    }
+    out.push_back('\'');
+    for (char c : word) {
+      if (c == '\'') {
+        out.append("'\\''");
+      } else {
+        out.push_back(c);
+      }
+    }
+    out.push_back('\'');
+  }
   return out;
 }
 

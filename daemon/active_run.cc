@@ -46,7 +46,10 @@ absl::StatusOr<std::unique_ptr<ActiveRun>> ActiveRun::Load(
     Journal* journal, const pb::RunSnapshot& snapshot, const RunSource& source,
     const Config& config, RunOptions options) {
   auto run = std::make_unique<ActiveRun>(journal);
-  AF_ASSIGN_OR_RETURN(run->plan, ParsePlan(source.plan_json, snapshot.run().plan_path()));
+  // Accepted when it was submitted, maybe by an older daemon with other
+  // rules: reading it back must not refuse it now.
+  AF_ASSIGN_OR_RETURN(run->plan, ParsePlan(source.plan_json, snapshot.run().plan_path(),
+                                           PlanRules::kStored));
   if (run->plan.steps.size() != static_cast<std::size_t>(snapshot.steps_size())) {
     return absl::DataLossError("stored plan and steps disagree");
   }

@@ -109,7 +109,7 @@ class CheckInCall : public StreamCore,
     work_ = *cursor;
     absl::StatusOr<RunSource> source = store_->GetRunSource(run_id_);
     if (!source.ok()) return source.status();
-    absl::StatusOr<Plan> plan = ParsePlan(source->plan_json, "plan");
+    absl::StatusOr<Plan> plan = ParsePlan(source->plan_json, "plan", PlanRules::kStored);
     if (!plan.ok()) return plan.status();
     // ParsePlan compiled each step's watch; no watch: the defaults.
     for (const Step& step : plan->steps) {
@@ -291,6 +291,15 @@ class CheckInCall : public StreamCore,
                               : (running && wrote_before) ? quiet_before + 1
                                                           : quiet_before;
       fact.quiet_checkins = cursor.quiet_checkins;
+      if (running && fact.quiet_checkins >= 2) {
+        // For how long: since the log last changed.
+        struct stat st;
+        if (::stat(engine_->LogPath(run_id_, id).c_str(), &st) == 0) {
+          const int64_t written_ms =
+              int64_t{st.st_mtim.tv_sec} * 1000 + st.st_mtim.tv_nsec / 1'000'000;
+          fact.quiet_ms = std::max<int64_t>(0, now_ms - written_ms);
+        }
+      }
       if (!fact.analysis.progress.known()) fact.analysis.progress = cursor.progress;
       fact.best = cursor.best;
       if (running && fact.analysis.count(FindingKind::kCritical) > 0) critical_running = true;

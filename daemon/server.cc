@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "aetherflow/v1/aetherflow.grpc.pb.h"
 #include "daemon/checkin_call.h"
+#include "common/limits.h"
 #include "common/status_macros.h"
 #include "daemon/listener.h"
 #include "daemon/engine.h"
@@ -42,7 +43,6 @@ int64_t TailOffset(const std::string& path, int lines);
 // Request limits: anything over them is refused with INVALID_ARGUMENT.
 constexpr int64_t kLogChunkBytes = 64 * 1024;
 constexpr int64_t kMaxLogChunkBytes = 1024 * 1024;
-constexpr int kMaxTailLines = 1'000'000;
 constexpr size_t kMaxRunRefBytes = 256;
 constexpr size_t kMaxEnvEntries = 10'000;
 constexpr size_t kMaxEnvBytes = 4 * 1024 * 1024;

@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_join.h"
 #include "common/text.h"
 #include "gtest/gtest.h"
 
@@ -821,11 +822,13 @@ TEST_F(MonitorScreenTest, PendingStepSaysWhatItWaitsFor) {
     ASSERT_NE(row, nullptr);
     EXPECT_EQ(row->text.substr(row->status_byte, row->status_bytes), label) << row->text;
     EXPECT_EQ(row->status_style, Style::kPending);
-    EXPECT_TRUE(Contains(row->text, "Générer le résumé final")) << row->text;
+    // Not UTF-8: one "?" per accented letter.
+    const std::string desc = utf8 ? "Générer le résumé final" : "G?n?rer le r?sum? final";
+    EXPECT_TRUE(Contains(row->text, desc)) << row->text;
     // The other rows' descriptions line up with it.
     const ScreenLine* other = RowStarting(lines, "step_4 ");
     ASSERT_NE(other, nullptr);
-    EXPECT_EQ(DisplayWidth(row->text.substr(0, row->text.find("Générer"))),
+    EXPECT_EQ(DisplayWidth(row->text.substr(0, row->text.find(desc))),
               DisplayWidth(other->text.substr(0, other->text.find("Mettre"))));
   }
   // A long reason is cut to the column; every size still fits.
@@ -850,6 +853,67 @@ TEST_F(MonitorScreenTest, HelpListsPause) {
   const ScreenLine* pause = LineWith(lines, "pause");
   ASSERT_NE(pause, nullptr);
   EXPECT_TRUE(StartsWith(pause->text, "  p ")) << pause->text;
+}
+
+// Issue 18: a pending step's log pane says why it has not started rather
+// than being blank.
+TEST_F(MonitorScreenTest, LogOfAPendingStepSaysWhatItWaitsFor) {
+  pb::RunSnapshot s = MakeSnapshot({{"prep", pb::STEP_COMPLETED, 1, 0, 1'000},
+                                    {"fetch", pb::STEP_RUNNING, 1, 0},
+                                    {"build", pb::STEP_PENDING, 1},
+                                    {"join", pb::STEP_PENDING, 2}});
+  s.mutable_steps(3)->add_dependencies("prep");
+  s.mutable_steps(3)->add_dependencies("fetch");
+  s.mutable_steps(3)->add_dependencies("build");
+  MonitorUi ui;
+  ui.follow = false;
+  ui.selected = 3;
+  ui.show_log = true;
+  std::vector<ScreenLine> lines = Layout(s, ui, 100, 30);
+  EXPECT_NE(LineWith(lines, "not started: waiting for fetch, build"), nullptr)
+      << absl::StrJoin(Texts(lines), "\n");
+  EXPECT_EQ(LineWith(lines, "(no output yet)"), nullptr);
+
+  // No dependency left: what the daemon says it waits for.
+  s.mutable_steps(3)->clear_dependencies();
+  s.mutable_steps(3)->set_waiting_for("gpu");
+  lines = Layout(s, ui, 100, 30);
+  EXPECT_NE(LineWith(lines, "not started: waiting for gpu"), nullptr)
+      << absl::StrJoin(Texts(lines), "\n");
+
+  // A running step with no output yet says so, as before.
+  ui.selected = 1;
+  lines = Layout(s, ui, 100, 30);
+  EXPECT_NE(LineWith(lines, "(no output yet)"), nullptr);
+}
+
+// Issue 18: the progress `poll` reads ("Epoch 9/20") stays in view above a
+// running step's log.
+TEST_F(MonitorScreenTest, LogTitleShowsTheRunningStepsProgress) {
+  pb::RunSnapshot s = MakeSnapshot({{"train", pb::STEP_RUNNING, 1, 0}});
+  s.mutable_steps(0)->set_progress("Epoch 9/20 (45%, ETA 1m10s)");
+  MonitorUi ui;
+  ui.show_log = true;
+  ui.log_tail = {"loss 0.5"};
+  std::vector<ScreenLine> lines = Layout(s, ui, 100, 30);
+  EXPECT_NE(RowStarting(lines, "Log of train [Epoch 9/20 (45%, ETA 1m10s)]"), nullptr)
+      << absl::StrJoin(Texts(lines), "\n");
+}
+
+// Issue 18: under LANG=C every non-ASCII character is one "?", never bytes
+// of it.
+TEST_F(MonitorScreenTest, NonUtf8LocaleShowsQuestionMarksNotBytes) {
+  pb::RunSnapshot s = MakeSnapshot(
+      {{"s", pb::STEP_RUNNING, 1, 0, -1, {}, {}, "naïve café 重构"}}, "Démo — naïve");
+  std::vector<ScreenLine> lines = Layout(s, MonitorUi{}, 120, 20, kT0 + 5'000, false);
+  for (const ScreenLine& line : lines) {
+    for (char c : line.text) {
+      ASSERT_LT(static_cast<unsigned char>(c), 0x80) << line.text;
+    }
+  }
+  EXPECT_NE(RowStarting(lines, "Plan: D?mo ? na?ve"), nullptr)
+      << absl::StrJoin(Texts(lines), "\n");
+  EXPECT_NE(LineWith(lines, "na?ve caf? ??"), nullptr) << absl::StrJoin(Texts(lines), "\n");
 }
 
 }  // namespace

@@ -1122,5 +1122,41 @@ TEST_F(RenderTest, StatusJsonWaitingForAndResources) {
   EXPECT_TRUE(StatusJson(snapshot, kT0)["steps"][0]["resources"].is_null());
 }
 
+// Issue 18, point 3: off a terminal (kUnlimitedWidth) nothing is cut: a
+// reason, a description, a log line are read whole.
+TEST_F(RenderTest, UnlimitedWidthCutsNothing) {
+  pb::RunSnapshot snapshot;
+  snapshot.mutable_run()->set_id("r1");
+  snapshot.mutable_run()->set_state(pb::RUN_FAILED);
+  snapshot.mutable_run()->set_reason(std::string(300, 'r') + " END-OF-REASON");
+  snapshot.mutable_run()->set_steps_total(1);
+  *snapshot.add_steps() = MakeStep({"s", "", "shell", pb::STEP_FAILED, 1, 1'000, 2'000, {}, {},
+                                    std::string(300, 'd') + " END-OF-DESCRIPTION"});
+  snapshot.mutable_steps(0)->set_message(std::string(300, 'm') + " END-OF-MESSAGE");
+  const RenderOptions options = Options(kUnlimitedWidth);
+  const std::string status = RenderStatus(snapshot, options);
+  EXPECT_TRUE(Contains(status, std::string(300, 'r') + " END-OF-REASON\n")) << status;
+  EXPECT_TRUE(Contains(status, std::string(300, 'd') + " END-OF-DESCRIPTION\n")) << status;
+  const std::string summary =
+      RenderSummary(snapshot, {std::string(300, 'l') + " END-OF-LOG"}, options);
+  EXPECT_TRUE(Contains(summary, std::string(300, 'm') + " END-OF-MESSAGE")) << summary;
+  EXPECT_TRUE(Contains(summary, std::string(300, 'l') + " END-OF-LOG\n")) << summary;
+  // A terminal's width still cuts.
+  EXPECT_FALSE(Contains(RenderStatus(snapshot, Options(120)), "END-OF-REASON"));
+}
+
+// Issue 18, point 11: under LANG=C, "na?ve caf?", never split bytes.
+TEST_F(RenderTest, NonUtf8LocaleShowsOneQuestionMarkPerCharacter) {
+  pb::RunSnapshot snapshot;
+  snapshot.mutable_run()->set_id("r1");
+  snapshot.mutable_run()->set_description("naïve café");
+  *snapshot.add_steps() =
+      MakeStep({"s", "", "shell", pb::STEP_PENDING, 1, 0, 0, {}, {}, "crème brûlée"});
+  const std::string status = RenderStatus(snapshot, Options(120, 0, /*utf8=*/false));
+  EXPECT_TRUE(Contains(status, "Plan: na?ve caf?\n")) << status;
+  EXPECT_TRUE(Contains(status, "cr?me br?l?e")) << status;
+  EXPECT_TRUE(AllAscii(status)) << status;
+}
+
 }  // namespace
 }  // namespace aetherflow

@@ -198,6 +198,16 @@ TEST(CheckinTest, StallAfterTwoQuietCheckins) {
   EXPECT_EQ(Decide(Running(), {done}).verdict, Verdict::kOk);
 }
 
+// Issue 18: "no output from sh for 2 check-ins" said nothing of how long.
+TEST(CheckinTest, StallSaysForHowLong) {
+  StepFacts s = Step("sh");
+  s.quiet_checkins = 2;
+  s.quiet_ms = 250'000;
+  CheckinReport r = Decide(Running(), {s});
+  EXPECT_EQ(r.verdict, Verdict::kAttention);
+  EXPECT_EQ(r.summary, "no output from sh for 4m10s (2 check-ins)");
+}
+
 TEST(CheckinTest, BudgetCrossingNinetyPercentOnce) {
   RunFacts run = Running();
   run.budget_fraction_spent = 0.92;

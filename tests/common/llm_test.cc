@@ -83,7 +83,7 @@ TEST(PromptTest, InputsFromStepWithoutContext) {
 // What ParsePlan types is what the prompt gets: the context is not read
 // again from raw_json (which still holds the user's own keys).
 TEST(PromptTest, InputsFromParsedStep) {
-  absl::StatusOr<Plan> plan = ParsePlan(R"j({"steps": [{"id": "s",
+  absl::StatusOr<Plan> plan = ParsePlan(R"j({"steps": [{"id": "s", "prompt": "p",
       "context": {"language": ["go", 1], "files": "main.go",
                   "input_files": ["go.mod", "main.go"], "owner": "me"}}]})j",
                                         "plan.json");

@@ -424,9 +424,9 @@ TEST(PlanParserTest, ManyEdgesStayLinear) {
   // A join step waiting on every other step (one twice) is fine.
   std::string join = R"({"steps": [)";
   for (int i = 0; i < n - 1; ++i) {
-    absl::StrAppend(&join, R"({"id": "s)", i, R"("},)");
+    absl::StrAppend(&join, R"({"id": "s)", i, R"(", "run": "true"},)");
   }
-  absl::StrAppend(&join, R"({"id": "join", "dependencies": [)", all_but_last,
+  absl::StrAppend(&join, R"({"id": "join", "run": "true", "dependencies": [)", all_but_last,
                   R"(, "s1"]}]})");
   Plan plan = MustParse(join);
   EXPECT_EQ(plan.deps.back().size(), static_cast<size_t>(n - 1));
@@ -437,10 +437,10 @@ TEST(PlanParserTest, ManyEdgesStayLinear) {
   // cycle. Reported without quadratic work, and capped.
   std::string text = R"({"steps": [)";
   for (int i = 0; i < n - 1; ++i) {
-    absl::StrAppend(&text, R"({"id": "s)", i, R"(", "dependencies": ["s)",
+    absl::StrAppend(&text, R"({"id": "s)", i, R"(", "run": "true", "dependencies": ["s)",
                     i + 1, R"("]},)");
   }
-  absl::StrAppend(&text, R"({"id": "s)", n - 1, R"(", "dependencies": [)",
+  absl::StrAppend(&text, R"({"id": "s)", n - 1, R"(", "run": "true", "dependencies": [)",
                   all_but_last, "]}]}");
   // How long this takes is measured in bench/, not asserted here.
   std::vector<std::string> errors = Errors(text);
@@ -456,7 +456,7 @@ TEST(PlanParserTest, UnknownFieldsGiveOneWarningLine) {
     "steps": [{"id": "a", "run": "true", "foo": 1,
                "watch": {"metric": "x=(\\d+)", "goal": "max"},
                "tty": true, "context": {"whatever": 2}},
-              {"id": "b", "bar": 2}]})j");
+              {"id": "b", "run": "true", "bar": 2}]})j");
   EXPECT_EQ(plan.warnings,
             (std::vector<std::string>{
                 "plan.json: warning: unknown fields kept and ignored: "
@@ -530,9 +530,9 @@ TEST(PlanParserTest, ProviderOnCommandStepRefused) {
 
 TEST(PlanParserTest, ExplicitProviderBeatsContextProvider) {
   Plan plan = MustParse(R"({"steps": [
-    {"id": "a", "provider": "claude", "context": {"provider": "gemini"}},
+    {"id": "a", "provider": "claude", "context": {"provider": "gemini"}, "prompt": "hi"},
     {"id": "b", "context": {"provider": "gemini"}, "prompt": "hi"},
-    {"id": "c", "context": {"provider": 3}}]})");
+    {"id": "c", "context": {"provider": 3}, "prompt": "hi"}]})");
   EXPECT_EQ(plan.steps[0].provider, "claude");
   EXPECT_EQ(plan.steps[1].provider, "gemini");
   EXPECT_EQ(plan.steps[1].prompt, "hi");
@@ -584,13 +584,13 @@ TEST(PlanParserTest, FieldTypesChecked) {
 
 TEST(PlanParserTest, TopLevelFields) {
   Plan plan = MustParse(
-      R"({"task_id": "t", "max_parallel": 2, "fail_fast": true, "steps": [{"id": "a"}]})");
+      R"({"task_id": "t", "max_parallel": 2, "fail_fast": true, "steps": [{"id": "a", "run": "true"}]})");
   EXPECT_EQ(plan.task_id, "t");
   EXPECT_EQ(plan.max_parallel, 2);
   EXPECT_TRUE(plan.fail_fast);
-  EXPECT_EQ(MustParse(R"({"steps": [{"id": "a"}]})").task_id, "");
+  EXPECT_EQ(MustParse(R"({"steps": [{"id": "a", "run": "true"}]})").task_id, "");
   EXPECT_EQ(ErrorText(R"({"max_parallel": 0, "fail_fast": 1, "task_id": 5,
-    "budget": 3, "steps": [{"id": "a"}]})"),
+    "budget": 3, "steps": [{"id": "a", "run": "true"}]})"),
             "plan.json:1:18: max_parallel: expected a positive integer\n"
             "plan.json:1:34: fail_fast: expected true or false\n"
             "plan.json:1:48: task_id: expected a string\n"
@@ -608,8 +608,8 @@ TEST(PlanParserTest, EnvAndOptionalFieldsFilled) {
 }
 
 TEST(PlanParserTest, RepeatedDependencyCountsOnce) {
-  Plan plan = MustParse(R"({"steps": [{"id": "a"},
-    {"id": "b", "dependencies": ["a", "a"]}]})");
+  Plan plan = MustParse(R"({"steps": [{"id": "a", "run": "true"},
+    {"id": "b", "run": "true", "dependencies": ["a", "a"]}]})");
   EXPECT_EQ(plan.deps[1], (std::vector<int>{0}));
   EXPECT_EQ(plan.steps[1].dependencies, (std::vector<std::string>{"a"}));
 }
@@ -802,8 +802,8 @@ TEST(PlanParserContextTest, KnownKeysAreTypedOthersKept) {
      "context": {"language": "python", "files": ["api.py", "api.py"],
                  "input_files": "spec.md", "provider": "groq",
                  "surgical_mode": true, "owner": {"name": "me"}}},
-    {"id": "b", "context": {"language": 3, "files": null}},
-    {"id": "c", "context": null}
+    {"id": "b", "context": {"language": 3, "files": null}, "prompt": "p"},
+    {"id": "c", "context": null, "prompt": "p"}
   ]})j");
   EXPECT_TRUE(plan.warnings.empty()) << plan.warnings[0];
   const StepContext& a = plan.steps[0].context;
@@ -841,6 +841,100 @@ TEST(PlanParserContextTest, WrongTypeForAKnownKeyIsAProblem) {
       "plan.json:4:26: steps[2].context: expected an object",
   };
   EXPECT_EQ(errors, expected) << absl::StrJoin(errors, "\n");
+}
+
+}  // namespace
+}  // namespace aetherflow
+
+namespace aetherflow {
+namespace {
+
+// Issue 18: a typo must not change what a step is. `"command"` made a
+// command step an LLM step with an empty prompt; `"dependecies"` let a step
+// run before what it meant to wait for.
+TEST(PlanParserNearMissTest, NearMissesAndOtherNamesAreErrorsNamingTheField) {
+  EXPECT_EQ(ErrorText(R"({"steps": [{"id": "b", "command": "echo hi"}]})"),
+            "plan.json:1:35: steps[0].command: unknown field (did you mean \"run\"?)");
+  EXPECT_EQ(ErrorText(R"({"steps": [{"id": "a", "run": "true"},
+    {"id": "b", "run": "true", "dependecies": ["a"]}]})"),
+            "plan.json:2:47: steps[1].dependecies: unknown field (did you mean "
+            "\"dependencies\"?)");
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"cmd", "run"},          {"shell", "run"},
+      {"script", "run"},       {"exec", "run"},
+      {"Run", "run"},          {"deps", "dependencies"},
+      {"depends", "dependencies"}, {"depends_on", "dependencies"},
+      {"depends-on", "dependencies"}, {"needs", "dependencies"},
+      {"after", "dependencies"}, {"timout", "timeout"},
+      {"retires", "retries"},  {"promt", "prompt"},
+      {"descripton", "description"}, {"ids", "id"},
+  };
+  for (const auto& [field, meant] : cases) {
+    SCOPED_TRACE(field);
+    const std::vector<std::string> errors = Errors(
+        absl::StrCat(R"({"steps": [{"id": "a", "description": "d", ")", field, R"(": 1}]})"));
+    ASSERT_EQ(errors.size(), 1u);
+    EXPECT_NE(errors[0].find(absl::StrCat("steps[0].", field, ": unknown field (did you mean \"",
+                                          meant, "\"?)")),
+              std::string::npos)
+        << errors[0];
+  }
+  // Plan and budget fields too.
+  EXPECT_EQ(ErrorText(R"({"step": [], "max_paralel": 2, "budget": {"costs": 1},
+    "steps": [{"id": "a", "run": "true"}]})"),
+            "plan.json:1:10: step: unknown field (did you mean \"steps\"?)\n"
+            "plan.json:1:29: max_paralel: unknown field (did you mean \"max_parallel\"?)\n"
+            "plan.json:1:52: budget.costs: unknown field (did you mean \"cost\"?)");
+}
+
+TEST(PlanParserNearMissTest, OtherUnknownFieldsStayOneWarning) {
+  Plan plan = MustParse(R"({"success_criteria": [], "steps": [
+    {"id": "a", "run": "true", "name": "x", "time": 3, "tags": [], "owner": "me",
+     "priority": 1, "gpu_type": "a100"}]})");
+  ASSERT_EQ(plan.warnings.size(), 1u);
+  EXPECT_NE(plan.warnings[0].find("success_criteria, steps[0].gpu_type"), std::string::npos)
+      << plan.warnings[0];
+}
+
+TEST(PlanParserNearMissTest, AStepWithNothingToDoIsRefused) {
+  EXPECT_EQ(ErrorText(R"({"steps": [{"id": "a", "run": "true"},
+    {"id": "b", "type": "analysis", "dependencies": ["a"]}]})"),
+            "plan.json:2:5: steps[1]: nothing to do: give \"run\" (a command), or "
+            "\"prompt\" or \"description\" (an LLM step)");
+  EXPECT_FALSE(ParsePlan(R"({"steps": [{"id": "a", "description": ""}]})", "p").ok());
+  // A prompt or a description is enough for an LLM step.
+  MustParse(R"({"steps": [{"id": "a", "prompt": "Say hi"}]})");
+  MustParse(R"({"steps": [{"id": "a", "description": "Analyse the design"}]})");
+}
+
+// A plan stored by an older daemon (resume after an upgrade, a check-in)
+// is read as it was accepted: the new checks only warn.
+TEST(PlanParserNearMissTest, StoredPlansAreNotRefused) {
+  const std::string old = R"({"steps": [{"id": "a", "run": "true"},
+    {"id": "b", "command": "echo hi", "dependecies": ["a"]}, {"id": "c"}]})";
+  EXPECT_FALSE(ParsePlan(old, "plan.json").ok());
+  absl::StatusOr<Plan> plan = ParsePlan(old, "plan.json", PlanRules::kStored);
+  ASSERT_TRUE(plan.ok()) << plan.status();
+  ASSERT_EQ(plan->steps.size(), 3u);
+  EXPECT_FALSE(plan->steps[1].is_command());
+  EXPECT_EQ(plan->warnings,
+            (std::vector<std::string>{"plan.json: warning: unknown fields kept and "
+                                      "ignored: steps[1].command, steps[1].dependecies"}));
+}
+
+// Every plan of the shared corpus that must load still loads under the new
+// rules, with no new problem (the near-miss check names none of their own
+// keys).
+TEST(PlanParserNearMissTest, EveryGoodPlanStillLoads) {
+  for (const std::string name : {"original_format.json", "commands_diamond.json",
+                                 "overnight_like.json"}) {
+    SCOPED_TRACE(name);
+    MustLoad(name);
+  }
+  for (const auto& entry : fs::directory_iterator(kPlans / "original")) {
+    SCOPED_TRACE(entry.path().filename().string());
+    MustLoad("original/" + entry.path().filename().string());
+  }
 }
 
 }  // namespace

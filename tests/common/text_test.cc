@@ -1,6 +1,7 @@
 #include "common/text.h"
 
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "gtest/gtest.h"
@@ -164,31 +165,34 @@ TEST(TextTest, FitWidthResultNeverExceedsWidthNorSplitsACharacter) {
         std::string fit = FitWidth(text, width, utf8);
         EXPECT_LE(DisplayWidth(fit), width);
         const std::string mark = utf8 ? kEllipsis : "~";
+        // In ASCII mode the text shows as its ASCII form, one "?" per
+        // non-ASCII character; the same contract holds on that form.
+        const std::string source = utf8 ? text : FitWidth(text, 1 << 20, false);
         std::string body = fit;
-        if (EndsWith(fit, mark) && !EndsWith(text, mark)) {
+        if (EndsWith(fit, mark) && !EndsWith(source, mark)) {
           body = fit.substr(0, fit.size() - mark.size());
         }
         // The kept part is a prefix of the text (blanks aside) that ends on
         // a character boundary.
-        ASSERT_LE(body.size(), text.size());
+        ASSERT_LE(body.size(), source.size());
         for (std::size_t i = 0; i < body.size(); ++i) {
-          if (body[i] == ' ' && (text[i] == '\t' || text[i] == '\n' ||
-                                 text[i] == '\r')) {
+          if (body[i] == ' ' && (source[i] == '\t' || source[i] == '\n' ||
+                                 source[i] == '\r')) {
             continue;
           }
-          ASSERT_EQ(body[i], text[i]) << "at byte " << i;
+          ASSERT_EQ(body[i], source[i]) << "at byte " << i;
         }
-        if (body.size() < text.size()) {
-          EXPECT_FALSE(IsContinuationByte(text[body.size()]))
+        if (body.size() < source.size()) {
+          EXPECT_FALSE(IsContinuationByte(source[body.size()]))
               << "cut inside a character at byte " << body.size();
         }
         // Cut exactly when the text (blanks counting 1) is wider.
-        bool cut = body.size() < text.size();
+        bool cut = body.size() < source.size();
         if (cut && width > 0) {
           EXPECT_TRUE(EndsWith(fit, mark));
         }
         if (!utf8) {
-          EXPECT_EQ(fit.find(kEllipsis), std::string::npos);
+          for (char c : fit) ASSERT_LT(static_cast<unsigned char>(c), 0x80) << fit;
         }
       }
     }
@@ -218,7 +222,8 @@ TEST(TextTest, FitWidthOne) {
   EXPECT_EQ(FitWidth("hello", 1, /*utf8=*/false), "~");
   // A wide character cannot show in one column at all.
   EXPECT_EQ(FitWidth("日", 1), kEllipsis);
-  EXPECT_EQ(FitWidth("🚀", 1, /*utf8=*/false), "~");
+  // In ASCII it is one "?", which fits.
+  EXPECT_EQ(FitWidth("🚀", 1, /*utf8=*/false), "?");
 }
 
 TEST(TextTest, PadWidthPadsToExactWidth) {
@@ -266,6 +271,53 @@ TEST(TextEscapeTest, ColourCodesTakeNoColumnsAndAreDroppedWhenFitting) {
   EXPECT_EQ(fitted, "ERROR disk full");
   EXPECT_EQ(fitted.find('\033'), std::string::npos);
   EXPECT_EQ(FitWidth("\033]0;title\a" "ok\x07\x01", 10), "ok");
+}
+
+}  // namespace
+}  // namespace aetherflow
+
+namespace aetherflow {
+namespace {
+
+// Issue 18: under LANG=C a description is never garbled ("na  ve caf"):
+// one "?" per character, a combining accent dropped with nothing split.
+TEST(TextAsciiTest, NonAsciiCharactersBecomeOneQuestionMarkEach) {
+  EXPECT_EQ(FitWidth("naïve café", 40, /*utf8=*/false), "na?ve caf?");
+  EXPECT_EQ(FitWidth("日本語 🚀", 40, /*utf8=*/false), "??? ?");
+  EXPECT_EQ(FitWidth("Cafe\u0301", 40, /*utf8=*/false), "Cafe");
+  EXPECT_EQ(FitWidth("ab\xff" "cd", 40, /*utf8=*/false), "ab?cd");  // invalid byte
+  // Cut by columns of the result: "na?ve" + "~".
+  EXPECT_EQ(FitWidth("naïve café", 6, /*utf8=*/false), "na?ve~");
+  EXPECT_EQ(PadWidth("été", 5, /*utf8=*/false), "?t?  ");
+  // UTF-8 locales keep the characters.
+  EXPECT_EQ(FitWidth("naïve café", 40), "naïve café");
+}
+
+TEST(TextEditDistanceTest, CountsInsertionsDeletionsAndSubstitutions) {
+  EXPECT_EQ(EditDistance("", ""), 0u);
+  EXPECT_EQ(EditDistance("run", "run"), 0u);
+  EXPECT_EQ(EditDistance("dependecies", "dependencies"), 1u);
+  EXPECT_EQ(EditDistance("lss", "ls"), 1u);
+  EXPECT_EQ(EditDistance("kitten", "sitting"), 3u);
+  EXPECT_EQ(EditDistance("", "abc"), 3u);
+}
+
+TEST(TextEditDistanceTest, ClosestMatchWithinTheDistanceOnly) {
+  const std::vector<std::string_view> commands = {"run", "submit", "ls", "logs"};
+  EXPECT_EQ(ClosestMatch("lss", commands, 1), "ls");
+  EXPECT_EQ(ClosestMatch("sumbit", commands, 2), "submit");
+  EXPECT_EQ(ClosestMatch("deploy", commands, 2), "");
+  EXPECT_EQ(ClosestMatch(std::string(100'000, 'x'), commands, 2), "");
+}
+
+// Issue 18: `Plan: sh -c exit 3` lost the quotes.
+TEST(TextShellJoinTest, QuotesAsAShellReadsItBack) {
+  EXPECT_EQ(ShellJoin({"sh", "-c", "exit 3"}), "sh -c 'exit 3'");
+  EXPECT_EQ(ShellJoin({"python", "train.py", "--lr=3e-4", "out/a.txt"}),
+            "python train.py --lr=3e-4 out/a.txt");
+  EXPECT_EQ(ShellJoin({"echo", "", "it's", "$HOME", "a*b"}),
+            "echo '' 'it'\\''s' '$HOME' 'a*b'");
+  EXPECT_EQ(ShellJoin({}), "");
 }
 
 }  // namespace
