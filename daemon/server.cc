@@ -535,16 +535,16 @@ class Service final
   grpc::ServerUnaryReactor* SubmitPlan(grpc::CallbackServerContext* context,
                                        const pb::SubmitPlanRequest* request,
                                        pb::SubmitPlanResponse* response) override {
-    return Submit(context, request, response, /*check_only=*/false);
+    return SubmitOrCheck(context, request, response, /*check_only=*/false);
   }
 
   grpc::ServerUnaryReactor* CheckPlan(grpc::CallbackServerContext* context,
                                       const pb::SubmitPlanRequest* request,
                                       pb::SubmitPlanResponse* response) override {
-    return Submit(context, request, response, /*check_only=*/true);
+    return SubmitOrCheck(context, request, response, /*check_only=*/true);
   }
 
-  grpc::ServerUnaryReactor* Submit(grpc::CallbackServerContext* context,
+  grpc::ServerUnaryReactor* SubmitOrCheck(grpc::CallbackServerContext* context,
                                    const pb::SubmitPlanRequest* request,
                                    pb::SubmitPlanResponse* response, bool check_only) {
     absl::StatusOr<Caller> caller = resolver_.Resolve(*context);
