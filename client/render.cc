@@ -166,14 +166,14 @@ TableLayout FitTable(const pb::RunSnapshot& snapshot, int width) {
     t.step_w = std::max(t.step_w, DisplayWidth(step.id()));
     t.type_w = std::max(t.type_w, DisplayWidth(step.type()));
     t.provider_w = std::max(t.provider_w, DisplayWidth(step.provider()));
-    if (!step.waiting_for().empty()) {
+    if (!step.waiting_for().empty() || !step.retrying().empty()) {
       t.status_w = std::max(t.status_w, DisplayWidth(StepStatusLabel(step, true)));
     }
   }
   t.step_w = std::min(t.step_w, 24);
   t.type_w = std::min(t.type_w, 16);
   t.provider_w = std::min(t.provider_w, 12);
-  t.status_w = std::min(t.status_w, 28);
+  t.status_w = std::min(t.status_w, 32);  // "↻ Retrying (connection refused)"
   constexpr int kDescMin = 12;
   if (t.Fixed() + kDescMin > width) {
     t.step_w = std::min(t.step_w, 16);
