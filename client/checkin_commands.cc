@@ -235,8 +235,14 @@ int CmdWatch(const GlobalOptions& global, const std::string& run,
     if (global.json) {
       std::cout << response.report_json() << std::endl;
     } else if (*verdict == Verdict::kDiscovery) {
-      // One line per discovery.
-      std::cout << "[" << Clock() << "] discovery: " << response.summary() << std::endl;
+      // One line per discovery: a metric's new bests are one line with the
+      // value, the one it beat, where, and how many came in between.
+      if (response.discoveries().empty()) {  // a daemon from before them
+        std::cout << "[" << Clock() << "] discovery: " << response.summary() << std::endl;
+      }
+      for (const std::string& line : response.discoveries()) {
+        std::cout << "[" << Clock() << "] discovery: " << line << std::endl;
+      }
     } else {
       std::cout << response.report() << std::flush;
     }

@@ -17,6 +17,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "client/cli_util.h"
 #include "client/connection.h"
 #include "client/export.h"
@@ -154,6 +155,51 @@ std::optional<LoadedPlan> LoadPlan(const SubmitOptions& options) {
   return loaded;
 }
 
+// What a real submit of a plan with LLM steps would meet (issue 18.9):
+// the daemon's refusal, one line each (a provider it has no key for,
+// naming the steps, the variable and the config file it reads), or none.
+// The daemon that answers is asked (CheckPlan; nothing is started or
+// stored); when none does, the plan is checked against this shell's
+// environment and `config` (`config_path`), which an autostarted daemon
+// would have. `*who` says which.
+std::vector<std::string> WouldRefuse(const GlobalOptions& global, const LoadedPlan& loaded,
+                                     const Config& config, const std::string& config_path,
+                                     std::string* who) {
+  absl::StatusOr<std::unique_ptr<Connection>> connection =
+      global.remote.enabled() ? Connection::OpenRemote(global.remote)
+                              : Connection::Open(global.socket, /*autostart=*/false,
+                                                 global.fallback_socket);
+  if (connection.ok()) {
+    pb::SubmitPlanRequest request;
+    request.set_plan_json(loaded.text);
+    request.set_plan_path(loaded.path);
+    request.set_cwd(CurrentDir());
+    pb::SubmitPlanResponse response;
+    grpc::ClientContext context;
+    context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
+    grpc::Status status = (*connection)->stub()->CheckPlan(&context, request, &response);
+    *who = absl::StrCat("aetherflowd at ", (*connection)->where());
+    if (status.ok()) return {};
+    if (status.error_code() == grpc::StatusCode::INVALID_ARGUMENT) {
+      std::vector<std::string> lines = absl::StrSplit(status.error_message(), '\n');
+      return lines;
+    }
+    *who = "";  // an older daemon, or another failure: not checked
+    return {absl::StrCat("(keys not checked: ", DescribeError(status, global.where()), ")")};
+  }
+  *who = "this shell (no aetherflowd is running; one started from here would have its environment)";
+  std::vector<std::string> lines;
+  auto getenv = [](const std::string& name) -> std::optional<std::string> {
+    const char* value = std::getenv(name.c_str());
+    if (value == nullptr) return std::nullopt;
+    return std::string(value);
+  };
+  for (const KeyProblem& missing : FindMissingKeys(loaded.plan, config, getenv)) {
+    lines.push_back(absl::StrCat(loaded.path, ": ", DescribeKeyProblem(missing, config_path)));
+  }
+  return lines;
+}
+
 int DryRun(const GlobalOptions& global, const LoadedPlan& loaded) {
   const Plan& plan = loaded.plan;
   // The providers and prices of the user's configuration (as a user daemon
@@ -212,6 +258,12 @@ int DryRun(const GlobalOptions& global, const LoadedPlan& loaded) {
   }
   std::optional<double> cost;
   if (cost_known) cost = cost_sum;
+  // A plan that passes here may still be refused by the daemon for want of
+  // a key: say which steps, and why, rather than a bare "Plan OK".
+  std::string checked_by;
+  std::vector<std::string> refusals;
+  if (llm_steps > 0) refusals = WouldRefuse(global, loaded, *config, config_path, &checked_by);
+  const bool refused = !refusals.empty() && !checked_by.empty();
   if (global.json) {
     nlohmann::json out;
     out["valid"] = true;
@@ -239,10 +291,16 @@ int DryRun(const GlobalOptions& global, const LoadedPlan& loaded) {
     }
     out["step_providers"] = steps;
     out["warnings"] = plan.warnings;
+    // What a submit would meet: the daemon's refusal lines (empty: none),
+    // and who said so (null: not checked).
+    out["would_refuse"] = refused ? refusals : std::vector<std::string>{};
+    out["checked_by"] = checked_by.empty() ? nlohmann::json(nullptr) : nlohmann::json(checked_by);
     std::cout << out.dump(2) << "\n";
     return kExitOk;
   }
-  std::cout << "Plan OK: " << loaded.path << " — " << plan.steps.size()
+  std::cout << (refused ? "Plan valid, but a submit would be refused (see below): "
+                        : "Plan OK: ")
+            << loaded.path << " — " << plan.steps.size()
             << (plan.steps.size() == 1 ? " step" : " steps") << " in "
             << plan.batches << (plan.batches == 1 ? " batch" : " batches") << "\n";
   for (std::size_t b = 0; b < batches.size(); ++b) {
@@ -276,6 +334,12 @@ int DryRun(const GlobalOptions& global, const LoadedPlan& loaded) {
               << "  Estimated cost: "
               << (cost ? FormatCost(true, *cost) : std::string("unknown")) << " (prices from "
               << config->source << ")\n";
+  }
+  if (refused) {
+    std::cout << "A submit would be refused (checked by " << checked_by << "):\n";
+    for (const std::string& line : refusals) std::cout << "  " << line << "\n";
+  } else if (!refusals.empty()) {
+    for (const std::string& line : refusals) std::cout << line << "\n";
   }
   return kExitOk;
 }

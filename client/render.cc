@@ -84,6 +84,10 @@ std::string StepStatusLabel(const pb::Step& step, bool utf8) {
   if (step.throttled() && step.state() == pb::STEP_RUNNING) {
     return utf8 ? "⏸ Throttled" : "| Throttled";
   }
+  // An LLM step asking its provider again, as a command step's retry reads.
+  if (!step.retrying().empty() && step.state() == pb::STEP_RUNNING) {
+    return absl::StrCat(utf8 ? "↻ Retrying" : "~ Retrying", " (", step.retrying(), ")");
+  }
   if (step.state() != pb::STEP_PENDING) return StatusLabel(step.state(), utf8);
   std::string label = step.retry_at_ms() ? (utf8 ? "↻ Retrying" : "~ Retrying")
                                          : StatusLabel(pb::STEP_PENDING, utf8);
@@ -162,14 +166,14 @@ TableLayout FitTable(const pb::RunSnapshot& snapshot, int width) {
     t.step_w = std::max(t.step_w, DisplayWidth(step.id()));
     t.type_w = std::max(t.type_w, DisplayWidth(step.type()));
     t.provider_w = std::max(t.provider_w, DisplayWidth(step.provider()));
-    if (!step.waiting_for().empty()) {
+    if (!step.waiting_for().empty() || !step.retrying().empty()) {
       t.status_w = std::max(t.status_w, DisplayWidth(StepStatusLabel(step, true)));
     }
   }
   t.step_w = std::min(t.step_w, 24);
   t.type_w = std::min(t.type_w, 16);
   t.provider_w = std::min(t.provider_w, 12);
-  t.status_w = std::min(t.status_w, 28);
+  t.status_w = std::min(t.status_w, 32);  // "↻ Retrying (connection refused)"
   constexpr int kDescMin = 12;
   if (t.Fixed() + kDescMin > width) {
     t.step_w = std::min(t.step_w, 16);
@@ -360,9 +364,10 @@ std::string RenderEventLine(const pb::Event& event, const pb::Step* found,
     if (!event.message().empty()) absl::StrAppend(&line, ": ", event.message());
     return FitWidth(line, options.width, options.utf8) + "\n";
   }
-  // A rate limit is worth a line; other figures are not.
+  // A rate limit or a retry is worth a line; other figures are not.
   bool throttled = event.kind() == pb::STEP_FIGURES && event.throttled();
-  if (event.kind() != pb::STEP_STATE_CHANGED && !throttled) return "";
+  bool retrying = event.kind() == pb::STEP_FIGURES && !throttled && !event.retrying().empty();
+  if (event.kind() != pb::STEP_STATE_CHANGED && !throttled && !retrying) return "";
   std::string line = absl::StrCat(
       stamp, PadWidth(event.step_id(), layout.step_w, options.utf8), "  ",
       PadWidth(found ? found->type() : "", layout.type_w, options.utf8), "  ",
@@ -376,9 +381,12 @@ std::string RenderEventLine(const pb::Event& event, const pb::Step* found,
     status = WithWaitingFor(std::move(status), found->waiting_for());
   }
   if (throttled) status = options.utf8 ? "⏸ Throttled" : "| Throttled";
+  if (retrying) {
+    status = absl::StrCat(options.utf8 ? "↻ Retrying" : "~ Retrying", " (", event.retrying(), ")");
+  }
   const std::size_t status_at = line.size();
   absl::StrAppend(&line, status);
-  if (!throttled && event.step_state() != pb::STEP_RUNNING && found &&
+  if (!throttled && !retrying && event.step_state() != pb::STEP_RUNNING && found &&
       found->started_at_ms()) {
     absl::StrAppend(&line, " (",
                     FormatDurationMs(std::max<int64_t>(
@@ -519,6 +527,9 @@ nlohmann::json StatusJson(const pb::RunSnapshot& snapshot, int64_t now_ms) {
     s["provider"] = step.provider();
     s["state"] = StepStateWord(step.state());
     s["throttled"] = step.throttled();
+    // Why a running LLM step asks its provider again; null when it does not.
+    s["retrying"] = step.retrying().empty() ? nlohmann::json(nullptr)
+                                            : nlohmann::json(step.retrying());
     s["batch"] = step.batch();
     s["attempt"] = step.attempt();
     s["max_attempts"] = step.max_attempts();

@@ -48,6 +48,7 @@ bool RunModel::Apply(const pb::Event& event) {
         }
         if (!event.progress().empty()) step->set_progress(event.progress());
         step->set_throttled(event.throttled());
+        step->set_retrying(event.retrying());
         // What a ready step waits for; empty: it no longer waits.
         step->set_waiting_for(event.waiting_for());
         if (!event.message().empty()) step->set_message(event.message());
@@ -56,6 +57,7 @@ bool RunModel::Apply(const pb::Event& event) {
       pb::StepState state = event.step_state();
       // Only a pending step waits; one that starts (or ends) no longer does.
       if (state != pb::STEP_PENDING) step->clear_waiting_for();
+      step->clear_retrying();  // a new attempt, or the end of one
       step->set_attempt(event.attempt());
       step->set_message(event.message());
       step->set_retry_at_ms(event.retry_at_ms());

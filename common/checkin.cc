@@ -45,6 +45,20 @@ constexpr std::array<std::string_view, 5> kVerdictNames = {
 
 // Order of evidence: what made the verdict first, then the rest.
 int Rank(Verdict verdict, FindingKind kind) {
+  if (verdict == Verdict::kAttention) {
+    switch (kind) {
+      case FindingKind::kCritical:
+        return 0;
+      case FindingKind::kError:
+        return 1;
+      case FindingKind::kWarning:
+        return 2;
+      case FindingKind::kNewBest:
+        return 3;
+      case FindingKind::kDiscovery:
+        return 4;
+    }
+  }
   if (verdict == Verdict::kDiscovery) {
     switch (kind) {
       case FindingKind::kNewBest:
@@ -79,6 +93,8 @@ std::string Count(int64_t n, std::string_view one, std::string_view many) {
 }
 
 // "2 error lines, 1 warning line" for one step's findings; empty if none.
+// A metric's new bests are named by their last value ("new best val_loss
+// 0.47"): the evidence has the whole NewBestLine.
 std::string CountsPhrase(const StepAnalysis& a) {
   std::vector<std::string> parts;
   auto add = [&](FindingKind kind, std::string_view one,
@@ -87,10 +103,23 @@ std::string CountsPhrase(const StepAnalysis& a) {
   };
   add(FindingKind::kCritical, "critical line", "critical lines");
   add(FindingKind::kError, "error line", "error lines");
-  add(FindingKind::kNewBest, "new best", "new bests");
+  if (a.new_best) {
+    parts.push_back(
+        absl::StrCat("new best ", a.new_best->metric, " ", a.new_best->value));
+  } else {
+    add(FindingKind::kNewBest, "new best", "new bests");
+  }
   add(FindingKind::kDiscovery, "discovery", "discoveries");
   add(FindingKind::kWarning, "warning line", "warning lines");
   return absl::StrJoin(parts, ", ");
+}
+
+const StepFacts* FindStep(const std::vector<StepFacts>& steps,
+                          const std::string& id) {
+  for (const StepFacts& s : steps) {
+    if (s.id == id) return &s;
+  }
+  return nullptr;
 }
 
 std::string StepsPhrase(const RunFacts& run) {
@@ -251,15 +280,17 @@ CheckinReport Decide(const RunFacts& run, const std::vector<StepFacts>& steps) {
                               !(run.budget_fraction_at_last_checkin &&
                                 *run.budget_fraction_at_last_checkin >= 0.9);
 
+  // Attention outranks a discovery: a person must decide, and an agent
+  // waiting for `attention` must not miss a warning behind a new best.
   if (run.state == RunState::kSucceeded) {
     r.verdict = Verdict::kSucceeded;
   } else if (ended || step_failed || criticals > 0) {
     r.verdict = Verdict::kFailed;
-  } else if (discoveries > 0) {
-    r.verdict = Verdict::kDiscovery;
   } else if (errors > 0 || warnings > 0 || retried || !stalled.empty() ||
              budget_crossed) {
     r.verdict = Verdict::kAttention;
+  } else if (discoveries > 0) {
+    r.verdict = Verdict::kDiscovery;
   } else {
     r.verdict = Verdict::kOk;
   }
@@ -270,11 +301,46 @@ CheckinReport Decide(const RunFacts& run, const std::vector<StepFacts>& steps) {
   }
 
   // Evidence: the lines behind the verdict first; steps and lines in order.
+  // A step's new bests of its metric are one line (NewBestLine), in place
+  // of its last new best: a 1,000-epoch run does not flood the report.
   std::vector<Evidence> all;
   int64_t counted = 0;
   for (const StepFacts& s : steps) {
-    for (int64_t c : s.analysis.counts) counted += c;
-    for (const Finding& f : s.analysis.findings) all.push_back({s.id, f});
+    const std::optional<NewBestNews>& news = s.analysis.new_best;
+    for (int k = 0; k < kFindingKinds; ++k) {
+      const bool collapsed = news && k == static_cast<int>(FindingKind::kNewBest);
+      counted += collapsed ? 1 : s.analysis.counts[k];
+    }
+    bool placed = false;
+    for (const Finding& f : s.analysis.findings) {
+      if (news && f.kind == FindingKind::kNewBest) {
+        if (f.line != news->line || placed) continue;
+        placed = true;
+        all.push_back({s.id, Finding{f.kind, f.line, NewBestLine(*news)}});
+        continue;
+      }
+      all.push_back({s.id, f});
+    }
+    if (news && !placed) {
+      all.push_back({s.id, Finding{FindingKind::kNewBest, news->line,
+                                   NewBestLine(*news)}});
+    }
+  }
+  // Discoveries, whatever the verdict: new bests first, then the others.
+  for (const StepFacts& s : steps) {
+    if (!s.analysis.new_best) continue;
+    const NewBestNews& news = *s.analysis.new_best;
+    r.discoveries.push_back(
+        {s.id, FindingKind::kNewBest, NewBestLine(news), news.line, news});
+  }
+  for (const Evidence& e : all) {
+    if (r.discoveries.size() >= static_cast<size_t>(kMaxEvidence)) break;
+    if (e.finding.kind == FindingKind::kDiscovery ||
+        (e.finding.kind == FindingKind::kNewBest &&
+         !FindStep(steps, e.step)->analysis.new_best)) {
+      r.discoveries.push_back(
+          {e.step, e.finding.kind, e.finding.text, e.finding.line, std::nullopt});
+    }
   }
   std::stable_sort(all.begin(), all.end(),
                    [&](const Evidence& a, const Evidence& b) {
@@ -356,6 +422,19 @@ CheckinReport Decide(const RunFacts& run, const std::vector<StepFacts>& steps) {
   }
   r.summary = absl::StrJoin(parts, "; ");
   return r;
+}
+
+std::string NewBestLine(const NewBestNews& news) {
+  std::string line = absl::StrCat(
+      "new best ", news.metric.empty() ? "metric" : news.metric, " ", news.value,
+      news.was ? absl::StrCat(" (was ", *news.was, ")") : " (first value)");
+  if (!news.where.empty()) {
+    absl::StrAppend(&line, " at ", news.where);
+  } else if (news.line > 0) {
+    absl::StrAppend(&line, " at line ", news.line);
+  }
+  if (news.count > 1) absl::StrAppend(&line, " (", news.count - 1, " intermediate)");
+  return line;
 }
 
 bool IsDecisive(const CheckinReport& report) {

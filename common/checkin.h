@@ -100,6 +100,22 @@ struct Evidence {
 
 inline constexpr int kMaxEvidence = 20;
 
+// A discovery as `watch` prints it, one line each: a step's new bests of
+// its metric in one line (NewBestLine), or a discovery line of its log.
+struct Discovery {
+  std::string step;
+  FindingKind kind = FindingKind::kDiscovery;  // kNewBest or kDiscovery
+  std::string text;   // NewBestLine(), or the finding's text
+  int64_t line = 0;
+  std::optional<NewBestNews> new_best;  // with kNewBest
+};
+
+// One line for a step's new bests since the previous check-in:
+//   "new best val_loss 0.4783 (was 0.5120) at Epoch 7/20 (3 intermediate)"
+// "(first value)" when it beat nothing; "at line 42" when the log showed no
+// progress; no "(N intermediate)" when there were none.
+std::string NewBestLine(const NewBestNews& news);
+
 struct CheckinReport {
   Verdict verdict = Verdict::kOk;
   // Log lines behind the verdict first (e.g. critical and error lines for
@@ -120,16 +136,23 @@ struct CheckinReport {
   std::optional<int64_t> eta_ms;
   // Each running step with progress read from its log, in step order.
   std::vector<StepProgressReport> steps_progress;
+  // What was found since the previous check-in, whatever the verdict (an
+  // `attention` report still tells of a new best): new bests first, one
+  // per step, then discovery lines; at most kMaxEvidence.
+  std::vector<Discovery> discoveries;
 };
 
 // The verdict, by precedence:
 //  1. the run ended: succeeded -> kSucceeded; failed, cancelled or
 //     interrupted -> kFailed (the final state wins over log lines);
 //  2. a step failed with no retry left, or a critical line -> kFailed;
-//  3. a new best, a discovery pattern, Optuna's best changed -> kDiscovery;
-//  4. error or warning lines, a retry, a running step quiet for two or more
-//     check-ins, the budget crossing 90% -> kAttention;
+//  3. error or warning lines, a retry, a running step quiet for two or more
+//     check-ins, the budget crossing 90% -> kAttention (a person must
+//     decide: it outranks a discovery, which the report still tells, once);
+//  4. a new best, a discovery pattern, Optuna's best changed -> kDiscovery;
 //  5. otherwise kOk.
+// A step's new bests (StepAnalysis::new_best) are one evidence line, the
+// NewBestLine, instead of one per intermediate best.
 CheckinReport Decide(const RunFacts& run, const std::vector<StepFacts>& steps);
 
 // True when the long poll should answer at once rather than at the next

@@ -874,4 +874,38 @@ absl::StatusOr<std::string> ProviderKey(const ProviderConfig& provider,
       env.empty() ? "api_key_env" : env, " or api_key_file in the config"));
 }
 
+std::vector<KeyProblem> FindMissingKeys(const Plan& plan, const Config& config,
+                                        const GetenvFn& getenv) {
+  std::vector<KeyProblem> problems;
+  std::map<std::string, std::optional<size_t>> checked;  // provider -> problem
+  for (const Step& step : plan.steps) {
+    if (step.is_command()) continue;
+    absl::StatusOr<std::string> provider = RouteStep(config, step);
+    if (!provider.ok()) continue;
+    auto [it, first] = checked.emplace(*provider, std::nullopt);
+    if (first) {
+      absl::StatusOr<std::string> key = ProviderKey(config.providers.at(*provider), getenv);
+      if (key.ok()) continue;
+      it->second = problems.size();
+      problems.push_back({*provider, {}, std::string(key.status().message())});
+    }
+    if (it->second) problems[*it->second].steps.push_back(step.id);
+  }
+  return problems;
+}
+
+std::string DescribeKeyProblem(const KeyProblem& problem, std::string_view config_path) {
+  constexpr size_t kShown = 5;
+  const std::vector<std::string>& ids = problem.steps;
+  std::string steps = absl::StrJoin(ids.begin(), ids.begin() + std::min(ids.size(), kShown), ", ");
+  if (ids.size() > kShown) absl::StrAppend(&steps, " and ", ids.size() - kShown, " more");
+  // The key must be in the daemon's environment, not only the shell's: an
+  // autostarted daemon keeps the environment it had.
+  return absl::StrCat(
+      ids.size() == 1 ? "step " : "steps ", steps, " (", problem.provider, "): ", problem.why,
+      " (aetherflowd reads keys from its own environment and from api_key_file in ",
+      config_path.empty() ? std::string("its config file") : std::string(config_path),
+      ": restart it from a shell that has the key, or name a key file there)");
+}
+
 }  // namespace aetherflow

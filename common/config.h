@@ -139,6 +139,30 @@ using GetenvFn = std::function<std::optional<std::string>(const std::string&)>;
 absl::StatusOr<std::string> ProviderKey(const ProviderConfig& provider,
                                         const GetenvFn& getenv);
 
+// A provider of a plan's LLM steps with no usable key (ProviderKey fails),
+// and the steps that a submit would refuse for it.
+struct KeyProblem {
+  std::string provider;
+  std::vector<std::string> steps;  // ids, in plan order
+  std::string why;                 // ProviderKey's message, no secret
+};
+
+// Routes each LLM step of `plan` (RouteStep; a step that cannot be routed
+// is left to RouteStep's own error) and checks each provider's key once.
+// In the order of each provider's first step. Reads key files.
+std::vector<KeyProblem> FindMissingKeys(const Plan& plan, const Config& config,
+                                        const GetenvFn& getenv);
+
+// One line naming the steps, the provider, the variable to set and the
+// configuration file the daemon reads (`config_path`; "" when unknown):
+//   steps a, b (deepseek): provider deepseek has no API key: set
+//   DEEPSEEK_API_KEY or api_key_file in the config (aetherflowd reads keys
+//   from its own environment and from api_key_file in
+//   /home/u/.config/aetherflow/config.toml: restart it from a shell that has
+//   the key, or name a key file there)
+// At most 5 ids, then "and N more".
+std::string DescribeKeyProblem(const KeyProblem& problem, std::string_view config_path);
+
 }  // namespace aetherflow
 
 #endif  // AETHERFLOW_COMMON_CONFIG_H_

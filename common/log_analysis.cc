@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "absl/status/status.h"
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -578,6 +579,40 @@ bool ParseNumber(std::string_view s, double* out) {
   return absl::SimpleAtod(AV(s), out) && std::isfinite(*out);
 }
 
+// A metric's value is cut to this many bytes (it is a number).
+constexpr size_t kMaxMetricTextBytes = 40;
+
+bool IsNameChar(char c) {
+  return absl::ascii_isalnum(static_cast<unsigned char>(c)) || c == '_' ||
+         c == '-' || c == '.' || c == '/';
+}
+
+// NewBestNews::metric for a match of `re` (sub[0] the match, sub[1] the
+// number).
+std::string MetricName(const RE2& re, const re2::StringPiece* sub) {
+  for (const auto& [name, index] : re.NamedCapturingGroups()) {
+    if (index == 1 && !name.empty()) return CleanText(name, 60);
+  }
+  std::string_view before;
+  if (sub[0].data() != nullptr && sub[1].data() != nullptr &&
+      sub[1].data() >= sub[0].data()) {
+    before = std::string_view(sub[0].data(),
+                              static_cast<size_t>(sub[1].data() - sub[0].data()));
+  }
+  size_t end = before.size();
+  while (end > 0 && !IsNameChar(before[end - 1])) --end;
+  // A trailing '-' or '.' belongs to the separator ("loss -> 0.4").
+  while (end > 0 && (before[end - 1] == '-' || before[end - 1] == '.')) --end;
+  size_t start = end;
+  while (start > 0 && IsNameChar(before[start - 1])) --start;
+  std::string_view name = before.substr(start, end - start);
+  // Digits alone are no name ("epoch 3 0.47").
+  bool has_letter = false;
+  for (char c : name) has_letter |= absl::ascii_isalpha(static_cast<unsigned char>(c));
+  if (!has_letter) return "metric";
+  return CleanText(name, 60);
+}
+
 class Analyzer {
  public:
   Analyzer(const WatchSpec& spec, StepCursor* cursor)
@@ -637,6 +672,12 @@ class Analyzer {
       BuiltinDiscovery(t, line_no);
     }
     ReadProgress(t, /*peek=*/false);
+    // Where a new best was reached: the progress this very line may show
+    // ("Epoch 7/20 - val_loss: 0.47"), else the latest before it.
+    if (where_pending_) {
+      news_->where = cursor_->progress.text;
+      where_pending_ = false;
+    }
   }
 
   // The unfinished last line: only its progress is read now.
@@ -648,7 +689,10 @@ class Analyzer {
     ReadProgress(t, /*peek=*/true);
   }
 
-  void Finish(StepAnalysis* out) { collector_.Finish(out); }
+  void Finish(StepAnalysis* out) {
+    collector_.Finish(out);
+    out->new_best = std::move(news_);
+  }
 
  private:
   std::string_view Clean(std::string_view raw) {
@@ -769,7 +813,26 @@ class Analyzer {
         !old ||
         (m_.goal == WatchSpec::Goal::kMin ? value < *old : value > *old);
     if (!better) return;
+    const std::string value_text =
+        CleanText(SV(sub[1]), kMaxMetricTextBytes);
+    if (!news_) {
+      news_.emplace();
+      news_->metric = MetricName(*m_.metric, sub);
+      if (old) {
+        news_->was = cursor_->best_text.empty() ? FormatNumber(*old)
+                                                : cursor_->best_text;
+      }
+    } else if (!news_->was) {
+      // The step's first value is what the next best beat, not a new best.
+      news_->was = news_->value;
+      news_->count = 0;
+    }
+    news_->value = value_text;
+    news_->line = line_no;
+    ++news_->count;
+    where_pending_ = true;
     cursor_->best = value;
+    cursor_->best_text = value_text;
     const std::string was =
         old ? absl::StrCat("was ", FormatNumber(*old)) : "first value";
     collector_.Add(FindingKind::kNewBest, line_no,
@@ -854,6 +917,8 @@ class Analyzer {
   Matchers m_;
   StepCursor* cursor_;
   Collector collector_;
+  std::optional<NewBestNews> news_;
+  bool where_pending_ = false;  // news_->where is read after the progress
   std::string buffer_;   // a line without its ANSI sequences
   std::string blanked_;  // a line without its harmless text
   std::vector<int> hits_, rest_hits_;
@@ -977,6 +1042,7 @@ Json StepCursorToJson(const StepCursor& c) {
   j["skipping"] = c.skipping;
   j["in_traceback"] = c.in_traceback;
   if (c.best) j["best"] = *c.best;
+  if (!c.best_text.empty()) j["best_text"] = c.best_text;
   if (c.optuna_best_trial) j["optuna_best_trial"] = *c.optuna_best_trial;
   if (c.builtin_best) j["builtin_best"] = *c.builtin_best;
   if (c.progress_level < kNoProgressLevel) {
@@ -1032,6 +1098,11 @@ absl::StatusOr<StepCursor> StepCursorFromJson(const Json& j) {
     if (!it->is_number()) return bad("best", "expected a number");
     c.best = it->get<double>();
   }
+  if (auto it = j.find("best_text"); it != j.end() && !it->is_null()) {
+    if (!it->is_string()) return bad("best_text", "expected a string");
+    // Shown in reports: cleaned as when it was read from the log.
+    c.best_text = CleanText(it->get<std::string>(), kMaxMetricTextBytes);
+  }
   if (auto it = j.find("optuna_best_trial"); it != j.end() && !it->is_null()) {
     int64_t trial = 0;
     if (!(s = get_int("optuna_best_trial", kMax, &trial)).ok()) return s;
@@ -1061,6 +1132,26 @@ absl::StatusOr<StepCursor> StepCursorFromJson(const Json& j) {
     c.progress.text = CleanText(t->get<std::string>(), kMaxFindingTextBytes);
   }
   return c;
+}
+
+void MergeNewBest(std::optional<NewBestNews>* into,
+                  const std::optional<NewBestNews>& later) {
+  if (!later) return;
+  if (!*into) {
+    *into = later;
+    return;
+  }
+  NewBestNews& n = **into;
+  if (!n.was && later->was) {
+    // The earlier news was the step's first value: what `later` beat.
+    n.was = later->was;
+    n.count = 0;
+  }
+  n.value = later->value;
+  n.where = later->where;
+  n.line = later->line;
+  n.count += later->count;
+  if (n.metric.empty()) n.metric = later->metric;
 }
 
 StepAnalysis AnalyzeLog(const WatchSpec& spec, std::string_view data,

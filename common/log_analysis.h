@@ -105,8 +105,10 @@ struct StepCursor {
   bool skipping = false;
   // Between "Traceback (most recent call last):" and its exception line.
   bool in_traceback = false;
-  // Best value of watch.metric so far.
+  // Best value of watch.metric so far, and its text as the log wrote it
+  // ("0.5120"; empty in cursors from before it was kept).
   std::optional<double> best;
+  std::string best_text;
   // Optuna's best trial so far ("Best is trial N ..."). The first one seen
   // is the baseline unless its own trial just reached it.
   std::optional<int64_t> optuna_best_trial;
@@ -137,6 +139,32 @@ nlohmann::json StepCursorToJson(const StepCursor& cursor);
 // ignored (cursors outlive daemon upgrades).
 absl::StatusOr<StepCursor> StepCursorFromJson(const nlohmann::json& json);
 
+// What the new bests of watch.metric in one AnalyzeLog call (or, merged,
+// one check-in) add up to: the last one, the best it beat, and how many
+// came in between, so that a 1,000-epoch run says one line, not 1,000.
+struct NewBestNews {
+  // The metric's name: the first capture group's name ("(?P<val_loss>...)"),
+  // else the word before the number in the matched text ("val_loss: 0.47"),
+  // else "metric".
+  std::string metric;
+  std::string value;          // the new best as the log wrote it: "0.4783"
+  // The best it beat (the step's first value when that came in the same
+  // call: it is not counted as a new best); none: this is the first value.
+  std::optional<std::string> was;
+  // The step's progress when the last new best was read ("Epoch 7/20");
+  // empty when the log showed none.
+  std::string where;
+  int64_t line = 0;   // the last new best's line
+  int64_t count = 0;  // new bests, >= 1; count - 1 were intermediate
+
+  friend bool operator==(const NewBestNews&, const NewBestNews&) = default;
+};
+
+// Adds `later` (the next call's news of the same step) to *into: the best
+// beaten stays the earlier one's, the rest is the later one's, counts add.
+void MergeNewBest(std::optional<NewBestNews>* into,
+                  const std::optional<NewBestNews>& later);
+
 struct StepAnalysis {
   // Kept findings in log order: per kind, the first and the last
   // kFindingsKeptAtEachEnd of this call.
@@ -149,6 +177,9 @@ struct StepAnalysis {
   bool progress_changed = false;
   // The log grew since the previous call.
   bool new_output = false;
+  // The new bests of watch.metric in this call (their findings are in
+  // `findings` and `counts` as well); none when there were none.
+  std::optional<NewBestNews> new_best;
 
   int64_t count(FindingKind kind) const {
     return counts[static_cast<int>(kind)];

@@ -90,6 +90,7 @@ void Merge(StepAnalysis* into, const StepAnalysis& more) {
   if (more.progress.known()) into->progress = more.progress;
   into->progress_changed |= more.progress_changed;
   into->new_output |= more.new_output;
+  MergeNewBest(&into->new_best, more.new_best);
 }
 
 class CheckInCall : public StreamCore,
@@ -344,6 +345,25 @@ class CheckInCall : public StreamCore,
            {"eta_s", p.eta_ms ? nlohmann::json(*p.eta_ms / 1000.0)
                               : nlohmann::json(nullptr)},
            {"text", p.text}});
+    }
+    // One entry per line `watch` prints; a metric's new bests with their
+    // figures (README: poll --json).
+    json["discoveries"] = nlohmann::json::array();
+    for (const Discovery& d : report.discoveries) {
+      response_->add_discoveries(absl::StrCat(d.step, ": ", d.text));
+      nlohmann::json entry = {{"step", d.step},
+                              {"kind", FindingKindName(d.kind)},
+                              {"line", d.line},
+                              {"text", d.text}};
+      if (d.new_best) {
+        const NewBestNews& n = *d.new_best;
+        entry["metric"] = n.metric;
+        entry["value"] = n.value;
+        entry["was"] = n.was ? nlohmann::json(*n.was) : nlohmann::json(nullptr);
+        entry["where"] = n.where.empty() ? nlohmann::json(nullptr) : nlohmann::json(n.where);
+        entry["intermediate"] = n.count - 1;
+      }
+      json["discoveries"].push_back(std::move(entry));
     }
     json["summary"] = report.summary;
     json["run_state"] = RunStateName(facts.state);

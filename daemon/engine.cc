@@ -184,6 +184,7 @@ void Engine::Impl::StepDone(ActiveRun* run, int index, AttemptResult result, int
   run->keys[index] = 0;
   if (!run->processes.empty()) run->processes[index] = {};
   run->steps[index].set_throttled(false);
+  run->steps[index].clear_retrying();
   Update update = run->scheduler->StepFinished(index, result, now);
   run->Apply(update, now);
   for (int other : update.to_kill) StopStep(run, other);  // fail_fast
@@ -223,6 +224,8 @@ void Engine::Impl::Handle(const ExecutorEvent& event, int64_t now) {
       step.set_throttled(*figures->throttled);
       ev->set_throttled(*figures->throttled);
     }
+    if (figures->retrying) step.set_retrying(*figures->retrying);
+    ev->set_retrying(step.retrying());
     if (step.has_tokens()) ev->set_tokens(step.tokens());
     if (step.has_cost()) ev->set_cost(step.cost());
     ev->set_progress(step.progress());

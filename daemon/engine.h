@@ -33,6 +33,9 @@ struct EngineOptions {
   // Runs queued or running per owner; more are refused (RESOURCE_EXHAUSTED).
   int max_runs_per_user = 100;
   Config config = BuiltinConfig();  // providers, routing
+  // The configuration file the daemon reads (it may not exist): named when
+  // a plan is refused for a missing key.
+  std::string config_path;
   // What steps' `resources` draw from (SPEC §9): --resources, else the
   // config's [resources], else the machine's (ResolveCapacity).
   Capacity capacity;
@@ -61,6 +64,9 @@ struct SubmitRequest {
   // as them; any other daemon runs steps as itself, so it takes runs only
   // from its own user and root.
   pb::RunOwner owner;
+  // Only check the plan as a submit would (submit --dry-run): the answer
+  // is an empty run id, or the refusal; nothing is stored.
+  bool check_only = false;
 };
 
 struct SubmitResult {

@@ -47,9 +47,15 @@ void Engine::Impl::Submit(SubmitRequest request, SubmitCallback done) {
     absl::StatusOr<Plan> plan = ParsePlan(request.plan_json, request.plan_path);
     if (!plan.ok()) return done(plan.status());
     if (absl::Status checked = CheckSubmission(&*plan, request.plan_path, *config,
-                                               options_.getenv, *capacity);
+                                               options_.getenv, *capacity,
+                                               options_.config_path);
         !checked.ok()) {
       return done(checked);
+    }
+    if (request.check_only) {
+      SubmitResult result;
+      result.warnings = plan->warnings;
+      return done(std::move(result));
     }
     Post(
         [this, request = std::move(request), plan = std::move(*plan), done]() mutable {

@@ -162,6 +162,8 @@ void LlmExecutor::Collect(std::vector<ExecutorEvent>* out) {
         StepFigures figures;
         figures.key = h.key;
         figures.throttled = outcome.throttled;
+        // A 429 shows as throttled; any other retry as retrying, with why.
+        figures.retrying = outcome.throttled ? "" : outcome.retry_reason;
         figures.message = absl::StrFormat(
             "%s; asking again in %.1fs",
             outcome.throttled ? absl::StrCat("throttled by ", call.launch.provider, " (429)")

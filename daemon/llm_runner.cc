@@ -2,6 +2,9 @@
 
 #include <curl/curl.h>
 
+#include <cerrno>
+#include <cstring>
+
 #include <atomic>
 #include <deque>
 #include <map>
@@ -41,6 +44,31 @@ size_t ReadHeader(char* data, size_t size, size_t count, void* user) {
         std::string(absl::StripAsciiWhitespace(line.substr(strlen("retry-after:"))));
   }
   return size * count;
+}
+
+// LlmResponse::reason: what a person needs to know, without curl's words.
+std::string ShortReason(CURLcode code, long os_errno) {
+  if (os_errno == ECONNREFUSED) return "connection refused";
+  switch (code) {
+    case CURLE_OPERATION_TIMEDOUT:
+      return "timed out";
+    case CURLE_COULDNT_RESOLVE_HOST:
+    case CURLE_COULDNT_RESOLVE_PROXY:
+      return "host not found";
+    case CURLE_SEND_ERROR:
+    case CURLE_RECV_ERROR:
+    case CURLE_GOT_NOTHING:
+      return "connection lost";
+    case CURLE_SSL_CONNECT_ERROR:
+    case CURLE_PEER_FAILED_VERIFICATION:
+      return "TLS error";
+    default:
+      break;
+  }
+  std::string text = os_errno != 0 ? std::strerror(static_cast<int>(os_errno))
+                                   : curl_easy_strerror(code);
+  if (!text.empty()) text[0] = absl::ascii_tolower(static_cast<unsigned char>(text[0]));
+  return text;
 }
 
 }  // namespace
@@ -162,6 +190,9 @@ class LlmRunner::Impl {
         } else {
           // curl's message names the host, never the headers.
           response.error = t->error[0] ? t->error : curl_easy_strerror(msg->data.result);
+          long os_errno = 0;
+          curl_easy_getinfo(t->easy, CURLINFO_OS_ERRNO, &os_errno);
+          response.reason = ShortReason(msg->data.result, os_errno);
         }
         done.push_back(std::move(response));
         int64_t key = t->request.key;

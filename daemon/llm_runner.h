@@ -27,6 +27,9 @@ struct LlmResponse {
   std::string body;
   std::string retry_after;  // the Retry-After header, if any
   std::string error;        // transport error (timeout, refused...), no secrets
+  // The transport error in a few words, for a status cell: "connection
+  // refused", "timed out", "host not found"... Empty with an HTTP answer.
+  std::string reason;
   bool cancelled = false;
 };
 

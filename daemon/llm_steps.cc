@@ -131,6 +131,10 @@ LlmOutcome HandleLlmResponse(const LlmResponse& response, const Step& step,
       outcome.throttled = response.http_status == 429;
       outcome.retry_after_ms = ParseRetryAfterMs(response.retry_after, now_ms);
       outcome.message = why;
+      outcome.retry_reason =
+          response.http_status != 0 ? absl::StrCat("HTTP ", response.http_status)
+          : response.reason.empty() ? response.error
+                                    : response.reason;
       return outcome;
     }
     outcome.kind = LlmOutcome::Kind::kFailed;

@@ -38,6 +38,8 @@ struct LlmOutcome {
   std::optional<double> cost;           // USD; unknown without prices
   std::optional<int64_t> retry_after_ms;
   bool throttled = false;               // a 429
+  // With kRetry: why, in a few words ("connection refused", "HTTP 503").
+  std::string retry_reason;
 };
 
 // Interprets `response` for `step` (attempt `http_attempt` of this step

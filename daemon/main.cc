@@ -391,6 +391,7 @@ int main(int argc, char** argv) {
   options.max_runs_per_user = max_runs_per_user;
   if (max_parallel == 0) options.max_parallel = loaded_config->max_parallel;
   options.config = *loaded_config;
+  options.config_path = config;
   const aetherflow::Capacity detected = aetherflow::DetectCapacity();
   options.capacity = aetherflow::ResolveCapacity(
       resources_flag, loaded_config->resources, detected);

@@ -535,6 +535,18 @@ class Service final
   grpc::ServerUnaryReactor* SubmitPlan(grpc::CallbackServerContext* context,
                                        const pb::SubmitPlanRequest* request,
                                        pb::SubmitPlanResponse* response) override {
+    return SubmitOrCheck(context, request, response, /*check_only=*/false);
+  }
+
+  grpc::ServerUnaryReactor* CheckPlan(grpc::CallbackServerContext* context,
+                                      const pb::SubmitPlanRequest* request,
+                                      pb::SubmitPlanResponse* response) override {
+    return SubmitOrCheck(context, request, response, /*check_only=*/true);
+  }
+
+  grpc::ServerUnaryReactor* SubmitOrCheck(grpc::CallbackServerContext* context,
+                                   const pb::SubmitPlanRequest* request,
+                                   pb::SubmitPlanResponse* response, bool check_only) {
     absl::StatusOr<Caller> caller = resolver_.Resolve(*context);
     if (!caller.ok()) return FinishNow(context, caller.status());
     size_t env_bytes = 0;
@@ -561,6 +573,7 @@ class Service final
     submit.env.insert(request->env().begin(), request->env().end());
     submit.output_dir = request->output_dir();
     if (request->has_umask()) submit.umask = request->umask();
+    submit.check_only = check_only;
     engine_->Submit(std::move(submit), [reactor, response](
                                            absl::StatusOr<SubmitResult> result) {
       if (!result.ok()) return reactor->Finish(ToGrpcStatus(result.status()));

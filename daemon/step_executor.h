@@ -63,6 +63,10 @@ struct StepFigures {
   bool add = false;
   std::optional<std::string> progress;
   std::optional<bool> throttled;  // an LLM step waits out a 429 (or not)
+  // An LLM step tries again after a transport error or a 5xx: why, in a
+  // few words ("connection refused"), shown as "↻ Retrying (why)" until
+  // the attempt ends; "" when it no longer retries.
+  std::optional<std::string> retrying;
   std::string message;            // shown with the figures ("asking again")
 };
 

@@ -11,12 +11,11 @@ namespace aetherflow {
 
 absl::Status CheckSubmission(Plan* plan, const std::string& plan_path,
                              const Config& config, const Getenv& getenv,
-                             const Capacity& capacity) {
+                             const Capacity& capacity, const std::string& config_path) {
   std::vector<std::string> problems;
   if (absl::Status fits = CheckPlanFits(*plan, capacity, plan_path); !fits.ok()) {
     problems.push_back(std::string(fits.message()));
   }
-  std::set<std::string> checked;
   for (std::size_t i = 0; i < plan->steps.size(); ++i) {
     Step& step = plan->steps[i];
     std::string where = absl::StrCat(plan_path, ": steps[", i, "] (", step.id, "): ");
@@ -27,16 +26,9 @@ absl::Status CheckSubmission(Plan* plan, const std::string& plan_path,
       continue;
     }
     step.provider = *provider;
-    if (!checked.insert(*provider).second) continue;
-    absl::StatusOr<std::string> key = ProviderKey(config.providers.at(*provider), getenv);
-    if (!key.ok()) {
-      // The key must be in the daemon's environment, not only the shell's:
-      // say so, since an autostarted daemon keeps the environment it had.
-      problems.push_back(absl::StrCat(
-          plan_path, ": ", key.status().message(),
-          " (keys are read by aetherflowd: restart it from a shell that has "
-          "the key, or name a key file in its config)"));
-    }
+  }
+  for (const KeyProblem& missing : FindMissingKeys(*plan, config, getenv)) {
+    problems.push_back(absl::StrCat(plan_path, ": ", DescribeKeyProblem(missing, config_path)));
   }
   if (problems.empty()) return absl::OkStatus();
   return absl::InvalidArgumentError(absl::StrJoin(problems, "\n"));

@@ -8,6 +8,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/str_cat.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 
 namespace aetherflow {
 namespace {
@@ -138,6 +139,12 @@ StepFacts Step(const std::string& id) {
   return s;
 }
 
+WatchSpec Spec(const char* json) {
+  absl::StatusOr<WatchSpec> spec = WatchSpecFromJson(nlohmann::json::parse(json));
+  EXPECT_TRUE(spec.ok()) << json << ": " << spec.status();
+  return spec.ok() ? *spec : WatchSpec{};
+}
+
 void Add(StepFacts* s, FindingKind kind, int64_t line, std::string text) {
   s->analysis.findings.push_back(Finding{kind, line, std::move(text)});
   ++s->analysis.counts[static_cast<int>(kind)];
@@ -221,18 +228,112 @@ TEST(CheckinTest, BudgetCrossingNinetyPercentOnce) {
   EXPECT_EQ(Decide(run, {}).verdict, Verdict::kAttention);
 }
 
-TEST(CheckinTest, DiscoveryBeatsAttentionAndLeadsTheEvidence) {
+// Issue 18.4: a warning in the same check-in as a discovery asks for
+// attention (a person decides; `watch` stops), and the discovery is still
+// in the report, once.
+TEST(CheckinTest, AttentionOutranksADiscoveryWhichIsStillReported) {
   StepFacts s = Step("study");
-  Add(&s, FindingKind::kWarning, 3, "UserWarning: x");
+  Add(&s, FindingKind::kDiscovery, 9,
+      "Best is trial 4 with value: 0.1 (was trial 2)");
+  Add(&s, FindingKind::kWarning, 12, "WARNING: learning rate is high");
+  CheckinReport r = Decide(Running(), {s});
+  EXPECT_EQ(r.verdict, Verdict::kAttention);
+  EXPECT_EQ(VerdictExitCode(r.verdict), 12);
+  EXPECT_FALSE(IsDecisive(r));
+  ASSERT_EQ(r.evidence.size(), 2u);
+  EXPECT_EQ(r.evidence[0].finding.kind, FindingKind::kWarning);
+  EXPECT_EQ(r.evidence[1].finding.kind, FindingKind::kDiscovery);
+  EXPECT_EQ(r.summary, "study: 1 discovery, 1 warning line");
+  ASSERT_EQ(r.discoveries.size(), 1u);
+  EXPECT_EQ(r.discoveries[0].text,
+            "Best is trial 4 with value: 0.1 (was trial 2)");
+
+  // A metric's new best with a warning: attention, the new best one line.
+  StepFacts t = Step("train");
+  StepCursor cursor;
+  t.analysis = AnalyzeLog(
+      Spec(R"j({"metric": "val_loss: ([0-9.]+)", "goal": "min"})j"),
+      "Epoch 1/20 - val_loss: 0.5120\n"
+      "Epoch 2/20 - val_loss: 0.5000\n"
+      "WARNING: learning rate is high\n"
+      "Epoch 3/20 - val_loss: 0.4783\n",
+      &cursor);
+  r = Decide(Running(), {t});
+  EXPECT_EQ(r.verdict, Verdict::kAttention);
+  const std::string text = RenderReport(r, "r1");
+  EXPECT_NE(text.find("  train:3: WARNING: learning rate is high\n"),
+            std::string::npos) << text;
+  EXPECT_NE(text.find("  train:4: new best val_loss 0.4783 (was 0.5120) at "
+                      "Epoch 3/20 (1 intermediate)\n"),
+            std::string::npos) << text;
+  size_t count = 0;
+  for (size_t at = text.find("0.4783"); at != std::string::npos;
+       at = text.find("0.4783", at + 1)) {
+    ++count;
+  }
+  EXPECT_EQ(count, 2u) << "the line, and its value in the summary: " << text;
+  EXPECT_EQ(text.find("0.5000"), std::string::npos)
+      << "no intermediate best listed: " << text;
+  EXPECT_EQ(r.summary, "train: new best val_loss 0.4783, 1 warning line");
+}
+
+TEST(CheckinTest, DiscoveryAloneIsADiscovery) {
+  StepFacts s = Step("study");
   Add(&s, FindingKind::kDiscovery, 9,
       "Best is trial 4 with value: 0.1 (was trial 2)");
   CheckinReport r = Decide(Running(), {s});
   EXPECT_EQ(r.verdict, Verdict::kDiscovery);
-  EXPECT_FALSE(IsDecisive(r));
-  ASSERT_EQ(r.evidence.size(), 2u);
-  EXPECT_EQ(r.evidence[0].finding.kind, FindingKind::kDiscovery);
-  EXPECT_EQ(r.evidence[0].step, "study");
-  EXPECT_EQ(r.summary, "study: 1 discovery, 1 warning line");
+  EXPECT_EQ(VerdictExitCode(r.verdict), 13);
+  EXPECT_EQ(r.summary, "study: 1 discovery");
+}
+
+// Issue 18.5: one line per metric, with the value, the one it beat,
+// where, and how many came in between.
+TEST(CheckinTest, NewBestLine) {
+  NewBestNews n;
+  n.metric = "val_loss";
+  n.value = "0.4783";
+  n.was = "0.5120";
+  n.where = "Epoch 7/20";
+  n.line = 42;
+  n.count = 4;
+  EXPECT_EQ(NewBestLine(n),
+            "new best val_loss 0.4783 (was 0.5120) at Epoch 7/20 (3 intermediate)");
+  n.count = 1;
+  EXPECT_EQ(NewBestLine(n), "new best val_loss 0.4783 (was 0.5120) at Epoch 7/20");
+  n.was.reset();
+  n.where.clear();
+  EXPECT_EQ(NewBestLine(n), "new best val_loss 0.4783 (first value) at line 42");
+  n.metric.clear();
+  n.line = 0;
+  EXPECT_EQ(NewBestLine(n), "new best metric 0.4783 (first value)");
+}
+
+TEST(CheckinTest, AThousandNewBestsAreOneLine) {
+  WatchSpec spec = Spec(R"j({"metric": "val_loss=([0-9.]+)", "goal": "min"})j");
+  StepCursor cursor;
+  std::string log = "Epoch 1/1000 val_loss=0.5120\n";
+  AnalyzeLog(spec, log, &cursor);  // an earlier check-in
+  log.clear();
+  for (int e = 2; e <= 1000; ++e) {
+    absl::StrAppend(&log, "Epoch ", e, "/1000 val_loss=", 1.0 / (e + 1), "\n");
+  }
+  StepFacts s = Step("train");
+  s.analysis = AnalyzeLog(spec, log, &cursor);
+  ASSERT_TRUE(s.analysis.new_best.has_value());
+  EXPECT_EQ(s.analysis.new_best->count, 999);
+  CheckinReport r = Decide(Running(), {s});
+  EXPECT_EQ(r.verdict, Verdict::kDiscovery);
+  ASSERT_EQ(r.evidence.size(), 1u);
+  EXPECT_EQ(r.evidence[0].finding.kind, FindingKind::kNewBest);
+  EXPECT_EQ(r.evidence[0].finding.line, 1000);
+  EXPECT_EQ(r.evidence[0].finding.text,
+            absl::StrCat("new best val_loss ", 1.0 / 1001,
+                         " (was 0.5120) at Epoch 1000/1000 (998 intermediate)"));
+  EXPECT_EQ(r.evidence_omitted, 0);
+  ASSERT_EQ(r.discoveries.size(), 1u);
+  EXPECT_EQ(r.discoveries[0].text, r.evidence[0].finding.text);
+  EXPECT_EQ(r.summary, absl::StrCat("train: new best val_loss ", 1.0 / 1001));
 }
 
 TEST(CheckinTest, FailurePrecedence) {

@@ -546,6 +546,47 @@ TEST_F(ConfigTest, ProviderKeyMissingNamesTheVariable) {
             "api_key_file in the config");
 }
 
+// Issue 18.9: which steps a submit would refuse for want of a key, named
+// with the variable and the config file the daemon reads.
+TEST_F(ConfigTest, MissingKeysNameTheStepsTheVariableAndTheConfigFile) {
+  Plan plan;
+  auto add = [&](const std::string& id, const std::string& provider, bool command) {
+    Step step;
+    step.id = id;
+    step.provider = provider;
+    if (command) step.shell = "true";
+    plan.steps.push_back(step);
+  };
+  add("build", "", /*command=*/true);
+  add("a", "deepseek", false);
+  add("b", "ollama", false);  // needs no key
+  add("c", "groq", false);
+  add("d", "deepseek", false);
+  std::vector<KeyProblem> missing =
+      FindMissingKeys(plan, BuiltinConfig(), FakeEnv({{"GROQ_API_KEY", "gsk-1"}}));
+  ASSERT_EQ(missing.size(), 1u);
+  EXPECT_EQ(missing[0].provider, "deepseek");
+  EXPECT_EQ(missing[0].steps, (std::vector<std::string>{"a", "d"}));
+  EXPECT_EQ(DescribeKeyProblem(missing[0], "/etc/aetherflow/aetherflowd.toml"),
+            "steps a, d (deepseek): provider deepseek has no API key: set "
+            "DEEPSEEK_API_KEY or api_key_file in the config (aetherflowd reads keys "
+            "from its own environment and from api_key_file in "
+            "/etc/aetherflow/aetherflowd.toml: restart it from a shell that has "
+            "the key, or name a key file there)");
+
+  KeyProblem many{"groq", {"s1", "s2", "s3", "s4", "s5", "s6", "s7"}, "no key"};
+  EXPECT_EQ(DescribeKeyProblem(many, "").rfind(
+                "steps s1, s2, s3, s4, s5 and 2 more (groq): no key (aetherflowd reads "
+                "keys from its own environment and from api_key_file in its config file:",
+                0),
+            0u);
+  KeyProblem one{"groq", {"s1"}, "no key"};
+  EXPECT_EQ(DescribeKeyProblem(one, "").rfind("step s1 (groq): no key (", 0), 0u);
+  EXPECT_TRUE(FindMissingKeys(plan, BuiltinConfig(),
+                              FakeEnv({{"GROQ_API_KEY", "g"}, {"DEEPSEEK_API_KEY", "d"}}))
+                  .empty());
+}
+
 TEST_F(ConfigTest, ProviderKeyNeverAppearsInErrors) {
   ProviderConfig p = BuiltinConfig().providers.at("groq");
   // A key with a line break would forge HTTP headers: refused, unquoted.

@@ -569,6 +569,78 @@ TEST(LogAnalysisTest, MetricMaxGoalAndItReplacesOptuna) {
   EXPECT_FALSE(c.optuna_best_trial.has_value());
 }
 
+// What a check-in's new bests add up to (issue 18.5): the metric's name,
+// the last best as written, the best it beat, where, and how many.
+TEST(LogAnalysisTest, NewBestNewsSumsUpACall) {
+  WatchSpec spec =
+      Spec(R"j({"metric": "val_loss: ([0-9.]+)", "goal": "min"})j");
+  StepCursor c;
+  StepAnalysis a = AnalyzeLog(spec,
+                              "Epoch 1/20 - val_loss: 0.5120\n"
+                              "Epoch 2/20 - val_loss: 0.6\n"
+                              "Epoch 3/20 - val_loss: 0.5000\n"
+                              "Epoch 4/20 - val_loss: 0.4900\n"
+                              "Epoch 5/20\n",
+                              &c);
+  ASSERT_TRUE(a.new_best.has_value());
+  EXPECT_EQ(a.new_best->metric, "val_loss");
+  EXPECT_EQ(a.new_best->value, "0.4900");
+  EXPECT_EQ(a.new_best->was, "0.5120") << "the first value is what was beaten";
+  EXPECT_EQ(a.new_best->count, 2);
+  EXPECT_EQ(a.new_best->where, "Epoch 4/20") << "where it was reached";
+  EXPECT_EQ(a.new_best->line, 4);
+  EXPECT_EQ(a.count(FindingKind::kNewBest), 3) << "findings unchanged";
+
+  // The next call beats the best as the log wrote it; none without news.
+  a = AnalyzeLog(spec, "Epoch 6/20 - val_loss: 0.4783\n", &c);
+  ASSERT_TRUE(a.new_best.has_value());
+  EXPECT_EQ(a.new_best->was, "0.4900");
+  EXPECT_EQ(a.new_best->count, 1);
+  EXPECT_EQ(a.new_best->where, "Epoch 6/20");
+  a = AnalyzeLog(spec, "Epoch 7/20 - val_loss: 0.5\n", &c);
+  EXPECT_FALSE(a.new_best.has_value());
+
+  // The best's text travels in the cursor.
+  absl::StatusOr<StepCursor> back = StepCursorFromJson(StepCursorToJson(c));
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(back->best_text, "0.4783");
+}
+
+TEST(LogAnalysisTest, NewBestNewsNamesTheMetric) {
+  auto name = [](const char* spec, std::string_view line) {
+    StepCursor c;
+    StepAnalysis a = AnalyzeLog(Spec(spec), line, &c);
+    return a.new_best ? a.new_best->metric : std::string("<none>");
+  };
+  EXPECT_EQ(name(R"j({"metric": "acc=([0-9.]+)", "goal": "max"})j",
+                 "step 3 acc=0.9\n"),
+            "acc");
+  EXPECT_EQ(name(R"j({"metric": "'eval_loss': ([0-9.]+)", "goal": "min"})j",
+                 "{'eval_loss': 0.31, 'epoch': 1.0}\n"),
+            "eval_loss");
+  EXPECT_EQ(name(R"j({"metric": "(?P<top1>[0-9.]+)% top-1", "goal": "max"})j",
+                 "71.2% top-1\n"),
+            "top1");
+  EXPECT_EQ(name(R"j({"metric": "^([0-9.]+)$", "goal": "max"})j", "0.5\n"),
+            "metric");
+}
+
+TEST(LogAnalysisTest, MergeNewBestKeepsTheFirstBeatenBest) {
+  WatchSpec spec = Spec(R"j({"metric": "loss ([0-9.]+)", "goal": "min"})j");
+  StepCursor c;
+  std::optional<NewBestNews> merged;
+  MergeNewBest(&merged, AnalyzeLog(spec, "loss 0.9\n", &c).new_best);
+  MergeNewBest(&merged, AnalyzeLog(spec, "loss 0.8\nloss 0.7\n", &c).new_best);
+  MergeNewBest(&merged, AnalyzeLog(spec, "loss 0.75\n", &c).new_best);
+  MergeNewBest(&merged, AnalyzeLog(spec, "loss 0.6\n", &c).new_best);
+  ASSERT_TRUE(merged.has_value());
+  EXPECT_EQ(merged->was, "0.9");
+  EXPECT_EQ(merged->value, "0.6");
+  EXPECT_EQ(merged->count, 3);
+  EXPECT_EQ(merged->line, 5);
+  EXPECT_EQ(merged->where, "");
+}
+
 // --------------------------------------------- chunks, caps, long lines
 
 // A log with a bit of everything, including ANSI colours, CRLF, tqdm bars
