@@ -298,7 +298,8 @@ std::string RenderStepReasons(const pb::RunSnapshot& snapshot,
   }
   if (bad.empty()) return "";
   std::string out = "\nReasons:\n";
-  for (std::size_t i = 0; i < bad.size() && i < kMaxReasonLines; ++i) {
+  const std::size_t shown = std::min<std::size_t>(bad.size(), kMaxReasonLines);
+  for (std::size_t i = 0; i < shown; ++i) {
     const pb::Step& step = *bad[i];
     std::string reason = step.message().empty()
                              ? std::string(StepStateWord(step.state()))
@@ -308,8 +309,8 @@ std::string RenderStepReasons(const pb::RunSnapshot& snapshot,
     absl::StrAppend(&out, "  ", PadWidth(step.id(), id_w, options.utf8), "  ", reason,
                     "\n");
   }
-  if (bad.size() > kMaxReasonLines) {
-    absl::StrAppend(&out, "  ", options.utf8 ? "… " : "... ", bad.size() - kMaxReasonLines,
+  if (bad.size() > shown) {
+    absl::StrAppend(&out, "  ", options.utf8 ? "… " : "... ", bad.size() - shown,
                     " more: aetherflow status ", snapshot.run().id(), " --json\n");
   }
   return out;

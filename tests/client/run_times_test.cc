@@ -18,7 +18,7 @@ pb::Step Ran(const std::string& id, int64_t start, int64_t end, int64_t earlier 
   return step;
 }
 
-pb::RunSnapshot Run(int64_t wall_ms, std::vector<pb::Step> steps, int64_t stopped_ms = 0) {
+pb::RunSnapshot MakeRun(int64_t wall_ms, std::vector<pb::Step> steps, int64_t stopped_ms = 0) {
   pb::RunSnapshot snapshot;
   pb::Run* run = snapshot.mutable_run();
   run->set_id("r1");
@@ -60,7 +60,7 @@ TEST(RunTimesTest, TimeASatEndedBeforeAResumeIsNotTimeRunning) {
   // steps of 4 s each one after the other... and one of 5 s beside them.
   const int64_t sat = (4 * 60 + 47) * 60'000;
   pb::RunSnapshot snapshot =
-      Run(6'000 + sat, {Ran("a", 0, 4'000), Ran("b", 4'000 + sat, 6'000 + sat, 2'000),
+      MakeRun(6'000 + sat, {Ran("a", 0, 4'000), Ran("b", 4'000 + sat, 6'000 + sat, 2'000),
                         Ran("c", 4'000 + sat, 6'000 + sat, 3'000)},
           sat);
   RunTimes times = ComputeRunTimes(snapshot, kT0 + 99'999'999);
@@ -97,12 +97,12 @@ TEST(RunTimesTest, SummaryOfAShortOrSerialRunHasNoParallelismLine) {
   RenderOptions options;
   options.now_ms = kT0 + 10'000;
   // One step at a time: 3.2 s of steps in 4.0 s.
-  std::string serial = RenderSummary(Run(4'000, {Ran("a", 0, 1'600), Ran("b", 2'000, 3'600)}),
+  std::string serial = RenderSummary(MakeRun(4'000, {Ran("a", 0, 1'600), Ran("b", 2'000, 3'600)}),
                                      {}, options);
   EXPECT_EQ(serial.find("Parallelism"), std::string::npos) << serial;
   EXPECT_EQ(serial.find("faster"), std::string::npos) << serial;
   // Two steps side by side, too short to tell.
-  std::string quick = RenderSummary(Run(2, {Ran("a", 0, 2), Ran("b", 0, 2)}), {}, options);
+  std::string quick = RenderSummary(MakeRun(2, {Ran("a", 0, 2), Ran("b", 0, 2)}), {}, options);
   EXPECT_EQ(quick.find("Parallelism"), std::string::npos) << quick;
   EXPECT_NE(quick.find("Run r1 succeeded in 0.0s: 2/2 steps completed"), std::string::npos)
       << quick;
