@@ -24,6 +24,7 @@
 #include "client/follow.h"
 #include "client/render.h"
 #include "client/run_model.h"
+#include "client/step_log_view.h"
 #include "common/config.h"
 #include "common/duration.h"
 #include "common/llm.h"
@@ -485,7 +486,7 @@ static int FollowForeground(const GlobalOptions& global,
     connection_ptr = connection.get();
     feed_ptr = &feed;
   }
-  int code = FollowRun(global, connection.get(), &feed, detached);
+  int code = FollowRun(global, connection.get(), &feed, detached, cancel_on_interrupt);
   std::lock_guard<std::mutex> lock(mu);
   done = true;
   return code;
@@ -543,6 +544,7 @@ int CmdStatus(const GlobalOptions& global, const std::string& run) {
     std::cout << StatusJson(snapshot, NowMs()).dump(2) << "\n";
   } else {
     std::cout << RenderStatus(snapshot, Render(global));
+    std::cout << RenderStepReasons(snapshot, Render(global));
     if (!snapshot.run().output_dir().empty()) {
       std::cout << "\nOutput: " << snapshot.run().output_dir() << "\n";
     }
@@ -585,13 +587,31 @@ int CmdLogs(const GlobalOptions& global, const std::string& run,
     }
     std::fwrite(out.data(), 1, out.size(), stdout);
   };
+  // The daemon's attempt markers become headings, per step. Without -f an
+  // attempt's heading waits for its end, so that it says how it ended.
+  StepLogViewOptions view_options;
+  view_options.utf8 = global.utf8;
+  view_options.hold = !follow;
+  std::map<std::string, StepLogView> views;
+  auto view = [&](const std::string& id) -> StepLogView& {
+    return views.try_emplace(id, view_options).first->second;
+  };
   while (reader->Read(&chunk)) {
+    std::string text = view(chunk.step_id()).Feed(chunk.data());
     if (step.empty()) {
-      emit(chunk.step_id(), chunk.data(), false);
+      emit(chunk.step_id(), text, false);
     } else {
-      std::fwrite(chunk.data().data(), 1, chunk.data().size(), stdout);
+      std::fwrite(text.data(), 1, text.size(), stdout);
     }
     if (follow) std::fflush(stdout);
+  }
+  for (auto& [id, log_view] : views) {
+    std::string text = log_view.Finish();
+    if (step.empty()) {
+      emit(id, text, false);
+    } else {
+      std::fwrite(text.data(), 1, text.size(), stdout);
+    }
   }
   for (auto& [id, text] : partial) {
     if (!text.empty()) emit(id, "", true);

@@ -249,7 +249,7 @@ std::string ExportJson(const pb::RunSnapshot& snapshot,
 std::string ExportCsv(const pb::RunSnapshot& snapshot, int64_t now_ms) {
   std::string out =
       "id,type,provider,state,batch,attempt,started_at,finished_at,elapsed_s,"
-      "tokens,cost,exit_code,progress,description,waiting_for\r\n";
+      "tokens,cost,exit_code,progress,description,waiting_for,message\r\n";
   for (const pb::Step& step : snapshot.steps()) {
     const bool ran = step.started_at_ms() || step.previous_attempts_ms();
     std::string cells[] = {
@@ -268,6 +268,7 @@ std::string ExportCsv(const pb::RunSnapshot& snapshot, int64_t now_ms) {
         step.progress(),
         step.description(),
         step.waiting_for(),
+        step.message(),  // why it failed, was skipped, or retries
     };
     bool first = true;
     for (const std::string& cell : cells) {

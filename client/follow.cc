@@ -9,6 +9,7 @@
 #include "client/connection.h"
 #include "client/monitor_view.h"
 #include "client/render.h"
+#include "client/step_log_view.h"
 #include "common/duration.h"
 #include "common/text.h"
 
@@ -285,9 +286,9 @@ int FollowPlain(const GlobalOptions& global, Connection* connection,
 }
 
 int FollowRun(const GlobalOptions& global, Connection* connection,
-              EventFeed* feed, std::atomic<bool>& detached) {
+              EventFeed* feed, std::atomic<bool>& detached, bool interrupt_cancels) {
   if (global.interactive && !feed->finished()) {
-    int code = RunCursesMonitor(global, connection, feed, detached);
+    int code = RunCursesMonitor(global, connection, feed, detached, interrupt_cancels);
     if (code == 130) {
       std::fprintf(stderr, "aetherflow: detached; run %s goes on (aetherflow attach %s)\n",
                    feed->run_id().c_str(), feed->run_id().c_str());
@@ -303,7 +304,7 @@ int FollowRun(const GlobalOptions& global, Connection* connection,
 }
 
 std::string LogTail(Connection* connection, const std::string& run_id,
-                    const std::string& step, int lines) {
+                    const std::string& step, int lines, bool utf8) {
   pb::ReadLogRequest request;
   request.set_run_id(run_id);
   request.set_step_id(step);
@@ -312,7 +313,12 @@ std::string LogTail(Connection* connection, const std::string& run_id,
   auto reader = connection->stub()->ReadLog(&context, request);
   std::string text;
   pb::LogChunk chunk;
-  while (reader->Read(&chunk) && text.size() < 64 * 1024) text += chunk.data();
+  // Attempt markers become headings (a tail shows the ones it reaches).
+  StepLogViewOptions options;
+  options.utf8 = utf8;
+  StepLogView view(options);
+  while (reader->Read(&chunk) && text.size() < 64 * 1024) text += view.Feed(chunk.data());
+  text += view.Finish();
   reader->Finish();
   while (!text.empty() && text.back() == '\n') text.pop_back();
   return text;
@@ -331,7 +337,7 @@ int PrintFinal(const GlobalOptions& global, Connection* connection,
   for (int i = 0; i < snapshot->steps_size(); ++i) {
     pb::StepState state = snapshot->steps(i).state();
     if (state == pb::STEP_FAILED || state == pb::STEP_INTERRUPTED) {
-      tails[i] = LogTail(connection, run_id, snapshot->steps(i).id(), 5);
+      tails[i] = LogTail(connection, run_id, snapshot->steps(i).id(), 5, global.utf8);
     }
   }
   RenderOptions options = Render(global);

@@ -78,8 +78,11 @@ int FollowPlain(const GlobalOptions& global, Connection* connection,
 
 // The curses monitor when stdout is a terminal (and TERM is not dumb,
 // and --plain was not given), else plain mode; then the final summary.
+// `interrupt_cancels`: Ctrl-C cancels the run (`run`), which the monitor's
+// footer says.
 int FollowRun(const GlobalOptions& global, Connection* connection,
-              EventFeed* feed, std::atomic<bool>& detached);
+              EventFeed* feed, std::atomic<bool>& detached,
+              bool interrupt_cancels = false);
 
 // The final table and summary (with the failed steps' log tails) of a run:
 // from `feed`'s model when it followed the run to its end (every event
@@ -87,9 +90,10 @@ int FollowRun(const GlobalOptions& global, Connection* connection,
 int PrintFinal(const GlobalOptions& global, Connection* connection,
                const std::string& run_id, EventFeed* feed = nullptr);
 
-// The last `lines` lines of a step's log ("" if none).
+// The last `lines` lines of a step's log ("" if none), attempt markers
+// shown as headings ("──" or, without `utf8`, "--").
 std::string LogTail(Connection* connection, const std::string& run_id,
-                    const std::string& step, int lines);
+                    const std::string& step, int lines, bool utf8 = true);
 
 }  // namespace aetherflow
 

@@ -489,10 +489,12 @@ ScreenLine HeaderText(HeaderLine which, const pb::RunSnapshot& snapshot,
 
 // --- Help, log, footer ----------------------------------------------------
 
-std::vector<ScreenLine> HelpLines(bool utf8) {
+std::vector<ScreenLine> HelpLines(bool utf8, bool interrupt_cancels) {
   const char* arrows = utf8 ? "↑ ↓  k j" : "Up Down  k j";
   std::vector<std::pair<std::string, std::string>> keys = {
       {"q", "detach (the run goes on)"},
+      {"Ctrl-C", interrupt_cancels ? "cancel the run at once (again: detach)"
+                                   : "detach (the run goes on)"},
       {"c", "cancel the run (asks y/n)"},
       {"p", "pause the run, or go on when paused (asks y/n)"},
       {arrows, "select a step"},
@@ -583,7 +585,9 @@ ScreenLine Footer(const pb::RunSnapshot& snapshot, const MonitorUi& ui,
     if (ui.show_help) {
       left = "q detach  ? or Esc close help";
     } else {
-      left = absl::StrCat("q detach  c cancel  ",
+      // In `run`, Ctrl-C cancels at once: the footer says so (`c` asks
+      // first, see the help). In `attach`, Ctrl-C detaches as q does.
+      left = absl::StrCat("q detach  ", ui.interrupt_cancels ? "^C cancel  " : "c cancel  ",
                           snapshot.run().state() == pb::RUN_PAUSED ? "p resume  " : "p pause  ",
                           utf8 ? "↑↓" : "up/down",
                           " select  Enter ", ui.show_log ? "close log" : "log",
@@ -708,7 +712,7 @@ std::vector<ScreenLine> LayoutScreen(const pb::RunSnapshot& snapshot,
   }
 
   if (frame.help_lines > 0) {
-    std::vector<ScreenLine> help = HelpLines(utf8);
+    std::vector<ScreenLine> help = HelpLines(utf8, ui.interrupt_cancels);
     for (int i = 0; i < frame.help_lines; ++i) {
       lines.push_back(i < static_cast<int>(help.size()) ? help[i] : ScreenLine{});
     }

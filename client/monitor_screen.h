@@ -39,6 +39,9 @@ struct MonitorUi {
   bool confirm_pause = false;
   bool confirm_resume = false;
   std::string flash;            // a one-line message in the footer
+  // Ctrl-C cancels the run (`run`, `resume --follow`: SPEC §4's foreground
+  // semantics); otherwise it detaches (`attach`). The footer says which.
+  bool interrupt_cancels = false;
 };
 
 // What a line (or span) means; the painter maps it to attributes, e.g.
@@ -104,8 +107,8 @@ void SyncView(const pb::RunSnapshot& snapshot, MonitorUi* ui, int height);
 // the screen is short; a paused run's state reads "⏸ Paused"), the step
 // table (columns dropped as the width shrinks; only the rows in view are
 // formatted; a waiting step's status says for what), or the help, or the
-// selected step's log tail; last line: key hints, ui.flash, or the cancel,
-// pause or resume prompt, with "steps 41-60 of 10000" when not every row
+// selected step's log tail; last line: key hints ("^C cancel" with
+// ui.interrupt_cancels), ui.flash, or the cancel, pause or resume prompt, with "steps 41-60 of 10000" when not every row
 // fits (at most width - 1 columns: the bottom-right cell stays empty for
 // curses). The
 // selected row is padded with spaces to the full width for the highlight.

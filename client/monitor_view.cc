@@ -105,10 +105,12 @@ std::vector<std::string> TailLines(const std::string& text) {
 }  // namespace
 
 int RunCursesMonitor(const GlobalOptions& global, Connection* connection,
-                     EventFeed* feed, std::atomic<bool>& detached) {
+                     EventFeed* feed, std::atomic<bool>& detached,
+                     bool interrupt_cancels) {
   Terminal term(global.color);
   if (!term.ok()) return -1;  // the caller falls back to plain mode
   MonitorUi ui;
+  ui.interrupt_cancels = interrupt_cancels;
   pb::RunSnapshot snapshot = feed->Snapshot();
   bool dirty = true;
   auto last_paint = std::chrono::steady_clock::now();
@@ -130,7 +132,8 @@ int RunCursesMonitor(const GlobalOptions& global, Connection* connection,
     if (ui.show_log && now - last_log >= std::chrono::seconds(1) &&
         ui.selected < snapshot.steps_size()) {
       ui.log_tail = TailLines(LogTail(connection, feed->run_id(),
-                                      snapshot.steps(ui.selected).id(), LINES));
+                                      snapshot.steps(ui.selected).id(), LINES,
+                                      global.utf8));
       last_log = now;
       dirty = true;
     }
@@ -166,7 +169,8 @@ int RunCursesMonitor(const GlobalOptions& global, Connection* connection,
       case MonitorAction::kOpenLog:
         if (ui.selected < snapshot.steps_size()) {
           ui.log_tail = TailLines(LogTail(connection, feed->run_id(),
-                                          snapshot.steps(ui.selected).id(), LINES));
+                                          snapshot.steps(ui.selected).id(), LINES,
+                                          global.utf8));
           last_log = std::chrono::steady_clock::now();
         }
         dirty = true;

@@ -17,8 +17,10 @@ class EventFeed;
 // Shows the run live until it ends or the user detaches (q, or
 // `detached` set by a signal). Returns 130 when detached, else 0 (the
 // caller prints the final summary once the terminal is restored).
+// `interrupt_cancels`: Ctrl-C cancels the run (the footer says so).
 int RunCursesMonitor(const GlobalOptions& global, Connection* connection,
-                     EventFeed* feed, std::atomic<bool>& detached);
+                     EventFeed* feed, std::atomic<bool>& detached,
+                     bool interrupt_cancels = false);
 
 }  // namespace aetherflow
 

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/time/time.h"
+#include "client/run_times.h"
 #include "common/duration.h"
 #include "common/states.h"
 #include "common/text.h"
@@ -59,10 +60,10 @@ int CurrentBatch(const pb::RunSnapshot& snapshot) {
   return running ? running : finished;
 }
 
-int64_t TotalStepMs(const pb::RunSnapshot& snapshot, int64_t now_ms) {
-  int64_t total = 0;
-  for (const pb::Step& step : snapshot.steps()) total += StepElapsedMs(step, now_ms);
-  return total;
+// "2/3" for a step that has started, "-" for one that has not.
+std::string AttemptsCell(const pb::Step& step) {
+  if (step.attempt() <= 0) return "-";
+  return absl::StrCat(step.attempt(), "/", std::max(step.attempt(), step.max_attempts()));
 }
 
 }  // namespace
@@ -134,10 +135,20 @@ int64_t StepElapsedMs(const pb::Step& step, int64_t now_ms) {
   return ms;
 }
 
-int64_t RunElapsedMs(const pb::Run& run, int64_t now_ms) {
+int64_t AttemptElapsedMs(const pb::Step& step, int64_t now_ms) {
+  if (!step.started_at_ms()) return 0;
+  int64_t end = step.finished_at_ms() ? step.finished_at_ms() : now_ms;
+  return std::max<int64_t>(0, end - step.started_at_ms());
+}
+
+int64_t RunWallMs(const pb::Run& run, int64_t now_ms) {
   if (!run.started_at_ms()) return 0;
   int64_t end = run.finished_at_ms() ? run.finished_at_ms() : now_ms;
   return std::max<int64_t>(0, end - run.started_at_ms());
+}
+
+int64_t RunElapsedMs(const pb::Run& run, int64_t now_ms) {
+  return std::max<int64_t>(0, RunWallMs(run, now_ms) - run.stopped_ms());
 }
 
 namespace {
@@ -148,13 +159,16 @@ namespace {
 struct TableLayout {
   int step_w = 4, type_w = 4, provider_w = 8;
   int status_w = 13, time_w = 8, tokens_w = 8, cost_w = 9;
+  int attempts_w = 8;  // "Attempts"
   bool figures = true, type = true, provider = true;
+  bool attempts = false;  // only for plans where a step may run again
   int desc_w = 0;  // 0: no description column
 
   int Fixed() const {
     int w = step_w + status_w + time_w + 3 * 2;
     if (type) w += type_w + 2;
     if (provider) w += provider_w + 2;
+    if (attempts) w += attempts_w + 2;
     if (figures) w += tokens_w + cost_w + 2 * 2;
     return w;
   }
@@ -169,6 +183,7 @@ TableLayout FitTable(const pb::RunSnapshot& snapshot, int width) {
     if (!step.waiting_for().empty() || !step.retrying().empty()) {
       t.status_w = std::max(t.status_w, DisplayWidth(StepStatusLabel(step, true)));
     }
+    if (step.max_attempts() > 1 || step.attempt() > 1) t.attempts = true;
   }
   t.step_w = std::min(t.step_w, 24);
   t.type_w = std::min(t.type_w, 16);
@@ -182,6 +197,7 @@ TableLayout FitTable(const pb::RunSnapshot& snapshot, int width) {
     t.status_w = std::min(t.status_w, 18);  // "○ Pending (a slot)"
   }
   if (t.Fixed() + kDescMin > width) t.figures = false;
+  if (t.Fixed() + kDescMin > width) t.attempts = false;
   if (t.Fixed() + kDescMin > width) t.type = false;
   if (t.Fixed() + kDescMin > width) t.provider = false;
   if (t.Fixed() + kDescMin > width) {
@@ -225,7 +241,7 @@ std::string RenderStatus(const pb::RunSnapshot& snapshot,
   if (run.interrupted()) absl::StrAppend(&counts, " | Interrupted: ", run.interrupted());
   line(counts);
   line(absl::StrCat("Batch ", CurrentBatch(snapshot), "/", run.batches(),
-                    "  Elapsed: ", FormatDurationMs(RunElapsedMs(run, options.now_ms)),
+                    "  Elapsed: ", ElapsedText(ComputeRunTimes(snapshot, options.now_ms)),
                     "  Tokens: ", FormatTokens(run.has_tokens(), run.tokens()),
                     "  Cost: ", FormatCost(run.has_cost(), run.cost())));
   if (!run.reason().empty() && run.state() != pb::RUN_RUNNING) {
@@ -236,12 +252,15 @@ std::string RenderStatus(const pb::RunSnapshot& snapshot,
   const TableLayout t = FitTable(snapshot, width);
   auto row = [&](const std::string& id, const std::string& type,
                  const std::string& provider, const std::string& status_cell,
-                 const std::string& time, const std::string& tokens,
-                 const std::string& cost, const std::string& desc) {
+                 const std::string& attempts, const std::string& time,
+                 const std::string& tokens, const std::string& cost,
+                 const std::string& desc) {
     std::string text = PadWidth(id, t.step_w, utf8);
     if (t.type) absl::StrAppend(&text, "  ", PadWidth(type, t.type_w, utf8));
     if (t.provider) absl::StrAppend(&text, "  ", PadWidth(provider, t.provider_w, utf8));
-    absl::StrAppend(&text, "  ", status_cell, "  ", RightAlign(time, t.time_w));
+    absl::StrAppend(&text, "  ", status_cell);
+    if (t.attempts) absl::StrAppend(&text, "  ", RightAlign(attempts, t.attempts_w));
+    absl::StrAppend(&text, "  ", RightAlign(time, t.time_w));
     if (t.figures) {
       absl::StrAppend(&text, "  ", RightAlign(tokens, t.tokens_w), "  ",
                       RightAlign(cost, t.cost_w));
@@ -250,22 +269,54 @@ std::string RenderStatus(const pb::RunSnapshot& snapshot,
     while (!text.empty() && text.back() == ' ') text.pop_back();
     absl::StrAppend(&out, text, "\n");
   };
-  row("Step", "Type", "Provider", PadWidth("Status", t.status_w), "Time", "Tokens",
-      "Cost", "Description");
+  row("Step", "Type", "Provider", PadWidth("Status", t.status_w), "Attempts", "Time",
+      "Tokens", "Cost", "Description");
   for (const pb::Step& step : snapshot.steps()) {
     std::string status = PadWidth(StepStatusLabel(step, utf8), t.status_w, utf8);
     if (options.color) status = absl::StrCat(StateColor(step.state()), status, kReset);
-    std::string time = step.started_at_ms() || step.previous_attempts_ms()
-                           ? FormatDurationMs(StepElapsedMs(step, options.now_ms))
+    // The time of the attempt that counted; Attempts says there were more.
+    std::string time = step.started_at_ms()
+                           ? FormatDurationMs(AttemptElapsedMs(step, options.now_ms))
                            : "-";
     std::string desc = step.description();
     if (!step.progress().empty() && step.state() == pb::STEP_RUNNING) {
       desc = absl::StrCat("[", step.progress(), "] ", desc);
     }
     row(step.id(), step.type().empty() ? "-" : step.type(),
-        step.provider().empty() ? "-" : step.provider(), status, time,
+        step.provider().empty() ? "-" : step.provider(), status, AttemptsCell(step), time,
         FormatTokens(step.has_tokens(), step.tokens()),
         FormatCost(step.has_cost(), step.cost()), desc);
+  }
+  return out;
+}
+
+std::string RenderStepReasons(const pb::RunSnapshot& snapshot,
+                              const RenderOptions& options) {
+  std::vector<const pb::Step*> bad;
+  int id_w = 0;
+  for (const pb::Step& step : snapshot.steps()) {
+    if (step.state() != pb::STEP_FAILED && step.state() != pb::STEP_INTERRUPTED) continue;
+    bad.push_back(&step);
+    if (static_cast<int>(bad.size()) <= kMaxReasonLines) {
+      id_w = std::max(id_w, std::min(24, DisplayWidth(step.id())));
+    }
+  }
+  if (bad.empty()) return "";
+  std::string out = "\nReasons:\n";
+  const std::size_t shown = std::min<std::size_t>(bad.size(), kMaxReasonLines);
+  for (std::size_t i = 0; i < shown; ++i) {
+    const pb::Step& step = *bad[i];
+    std::string reason = step.message().empty()
+                             ? std::string(StepStateWord(step.state()))
+                             : step.message();
+    if (step.attempt() > 1) absl::StrAppend(&reason, " (attempt ", step.attempt(), ")");
+    // Never cut: the reason is what the line is for.
+    absl::StrAppend(&out, "  ", PadWidth(step.id(), id_w, options.utf8), "  ", reason,
+                    "\n");
+  }
+  if (bad.size() > shown) {
+    absl::StrAppend(&out, "  ", options.utf8 ? "… " : "... ", bad.size() - shown,
+                    " more: aetherflow status ", snapshot.run().id(), " --json\n");
   }
   return out;
 }
@@ -275,10 +326,9 @@ std::string RenderSummary(const pb::RunSnapshot& snapshot,
                           const RenderOptions& options) {
   const pb::Run& run = snapshot.run();
   std::string out;
-  int64_t wall = RunElapsedMs(run, options.now_ms);
-  int64_t work = TotalStepMs(snapshot, options.now_ms);
+  const RunTimes times = ComputeRunTimes(snapshot, options.now_ms);
   absl::StrAppend(&out, "\nRun ", run.id(), " ", RunStateWord(run.state()), " in ",
-                  FormatDurationMs(wall), ": ", run.completed(), "/",
+                  ElapsedText(times), ": ", run.completed(), "/",
                   run.steps_total(), " steps completed");
   if (run.failed()) absl::StrAppend(&out, ", ", run.failed(), " failed");
   if (run.skipped()) absl::StrAppend(&out, ", ", run.skipped(), " skipped");
@@ -287,13 +337,9 @@ std::string RenderSummary(const pb::RunSnapshot& snapshot,
     absl::StrAppend(&out, ", ", run.interrupted(), " interrupted");
   }
   absl::StrAppend(&out, "\n");
-  if (wall > 0 && work > 0) {
-    absl::StrAppend(&out,
-                    absl::StrFormat("Parallelism: %.1f s of step time in %.1f s "
-                                    "(%.1f%s faster than one at a time)\n",
-                                    work / 1000.0, wall / 1000.0,
-                                    static_cast<double>(work) / wall,
-                                    options.utf8 ? "×" : "x"));
+  // Nothing about parallelism when it bought nothing or cannot be told.
+  if (std::optional<std::string> parallelism = ParallelismLine(times, options.utf8)) {
+    absl::StrAppend(&out, *parallelism, "\n");
   }
   for (int i = 0; i < snapshot.steps_size(); ++i) {
     const pb::Step& step = snapshot.steps(i);
@@ -495,6 +541,9 @@ nlohmann::json RunJson(const pb::Run& run, int64_t now_ms) {
   j["tokens"] = run.has_tokens() ? nlohmann::json(run.tokens()) : nlohmann::json(nullptr);
   j["cost"] = run.has_cost() ? nlohmann::json(run.cost()) : nlohmann::json(nullptr);
   j["last_seq"] = run.last_seq();
+  // Time it sat ended before a resume: elapsed_s + stopped_s is the time
+  // since it started.
+  j["stopped_s"] = run.stopped_ms() / 1000.0;
   j["reason"] = run.reason();
   j["output_dir"] = run.output_dir();
   j["plan"] = run.plan_path();
@@ -533,11 +582,16 @@ nlohmann::json StatusJson(const pb::RunSnapshot& snapshot, int64_t now_ms) {
     s["batch"] = step.batch();
     s["attempt"] = step.attempt();
     s["max_attempts"] = step.max_attempts();
+    s["attempts"] = step.attempt();  // attempts started (in this go of the run)
     s["started_at"] = IsoTime(step.started_at_ms());
     s["finished_at"] = IsoTime(step.finished_at_ms());
     s["elapsed_s"] = step.started_at_ms()
                          ? nlohmann::json(StepElapsedMs(step, now_ms) / 1000.0)
                          : nlohmann::json(nullptr);
+    // elapsed_s adds up every attempt; this is the one that counted.
+    s["attempt_elapsed_s"] = step.started_at_ms()
+                                 ? nlohmann::json(AttemptElapsedMs(step, now_ms) / 1000.0)
+                                 : nlohmann::json(nullptr);
     s["tokens"] = step.has_tokens() ? nlohmann::json(step.tokens()) : nlohmann::json(nullptr);
     s["cost"] = step.has_cost() ? nlohmann::json(step.cost()) : nlohmann::json(nullptr);
     s["exit_code"] = step.has_exit_code() ? nlohmann::json(step.exit_code())

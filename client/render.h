@@ -49,14 +49,29 @@ std::string FormatTokens(bool known, int64_t tokens);
 // "-" when unknown, else "$0.0123".
 std::string FormatCost(bool known, double cost);
 
+// Every attempt of the step, added up.
 int64_t StepElapsedMs(const pb::Step& step, int64_t now_ms);
+// The attempt that counted: the last one (the one running, or the one whose
+// end is the step's).
+int64_t AttemptElapsedMs(const pb::Step& step, int64_t now_ms);
+// Time running: from its start to its end (or now), less the time it sat
+// ended before a resume (Run.stopped_ms).
 int64_t RunElapsedMs(const pb::Run& run, int64_t now_ms);
+// From its start to its end (or now), whatever it did in between.
+int64_t RunWallMs(const pb::Run& run, int64_t now_ms);
 
 // The header lines (plan, run, progress bar, counts, batch, time, tokens,
 // cost) and the step table: Step, Type, Provider, Status, Time, Tokens,
 // Cost, Description (cut to the width by display columns).
 std::string RenderStatus(const pb::RunSnapshot& snapshot,
                          const RenderOptions& options);
+
+// Why each step that ended badly (failed, interrupted) did, one line each
+// under "Reasons:" ("  broken  exit code 3"); empty when none did. At most
+// kMaxReasonLines steps, then how many more. Reasons are never cut.
+inline constexpr int kMaxReasonLines = 20;
+std::string RenderStepReasons(const pb::RunSnapshot& snapshot,
+                              const RenderOptions& options);
 
 // What the end of a run prints below the table: the result, what
 // parallelism bought, the failed steps with the last lines of their logs

@@ -52,6 +52,8 @@ add_library(aetherflow_client STATIC
   client/render.cc
   client/run_actions.cc
   client/run_model.cc
+  client/run_times.cc
+  client/step_log_view.cc
 )
 set(CURSES_NEED_NCURSES TRUE)
 set(CURSES_NEED_WIDE TRUE)

@@ -15,6 +15,10 @@ namespace {
 constexpr char kInterrupted[] = "the daemon stopped while it ran";
 }  // namespace
 
+std::string TimedOutMessage(int64_t timeout_ms) {
+  return absl::StrCat("timed out after ", timeout_ms / 1000.0, "s");
+}
+
 pb::RunSnapshot NewRunSnapshot(const Plan& plan, const std::string& id, int64_t now_ms) {
   pb::RunSnapshot snapshot;
   pb::Run* run = snapshot.mutable_run();
@@ -85,6 +89,7 @@ absl::StatusOr<std::unique_ptr<ActiveRun>> ActiveRun::Load(
   run->scheduler = std::make_unique<RunScheduler>(std::move(specs), options);
   run->keys.assign(n, 0);
   run->processes.assign(n, {});
+  run->log_marked.assign(n, false);
   run->Recount();
   return run;
 }
@@ -165,8 +170,7 @@ void ActiveRun::Apply(const Update& update, int64_t now_ms) {
     std::string message;
     switch (t.cause) {
       case Cause::kTimedOut:
-        message = absl::StrCat("timed out after ",
-                               *plan.steps[t.step].timeout_ms / 1000.0, "s");
+        message = TimedOutMessage(plan.steps[t.step].timeout_ms.value_or(0));
         break;
       case Cause::kDependency: message = "a dependency did not complete"; break;
       case Cause::kBudgetExhausted: message = "budget exhausted"; break;

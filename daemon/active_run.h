@@ -25,6 +25,9 @@
 
 namespace aetherflow {
 
+// "timed out after 5s": a step stopped at its timeout.
+std::string TimedOutMessage(int64_t timeout_ms);
+
 // The records of a new run of `plan`: the run queued, every step pending.
 // The caller adds owner, folders, cwd and umask.
 pb::RunSnapshot NewRunSnapshot(const Plan& plan, const std::string& id, int64_t now_ms);
@@ -50,6 +53,9 @@ struct ActiveRun {
   std::vector<int64_t> keys;  // the running attempt's key, or 0
   // Process of each running command step, committed with its row.
   std::vector<ProcessIdentity> processes;
+  // The running attempt's start marker is in the step's log, so its end
+  // marker is owed (common/attempt_log.h).
+  std::vector<bool> log_marked;
   std::set<int> dirty_steps;
   bool admitted = false;  // takes part in Admission
 

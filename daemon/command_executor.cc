@@ -27,13 +27,6 @@ absl::Status CommandExecutor::Start(const StepLaunch& launch) {
   process.log_path = launch.log_path;
   process.credentials = launch.credentials;
   process.umask = launch.umask;
-  if (launch.attempt > 1) {
-    // Separate attempts in the log so that the reader knows which is which.
-    if (FILE* log = std::fopen(launch.log_path.c_str(), "ae")) {
-      std::fprintf(log, "\n::aetherflow-attempt %d\n", launch.attempt);
-      std::fclose(log);
-    }
-  }
   absl::StatusOr<ProcessIdentity> started = runner_->Start(process);
   if (!started.ok()) {
     return absl::Status(started.status().code(),
@@ -72,8 +65,10 @@ void CommandExecutor::Collect(std::vector<ExecutorEvent>* out) {
         if (!ended.succeeded) ended.message = absl::StrCat("exit code ", exited->exit_code);
       } else {
         ended.signal = exited->signal;
-        ended.message = absl::StrCat("killed by signal ", exited->signal, " (",
-                                     strsignal(exited->signal), ")");
+        // "killed by SIGKILL", as a shell user knows it.
+        const char* name = sigabbrev_np(exited->signal);
+        ended.message = name ? absl::StrCat("killed by SIG", name)
+                             : absl::StrCat("killed by signal ", exited->signal);
       }
       out->push_back(std::move(ended));
     } else if (const auto* line = std::get_if<ControlLine>(&event)) {

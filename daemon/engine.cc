@@ -5,8 +5,10 @@
 #include <filesystem>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "common/attempt_log.h"
 #include "common/llm.h"
 #include "common/status_macros.h"
 #include "daemon/command_executor.h"
@@ -72,6 +74,7 @@ void Engine::Impl::Loop() {
     if (!run->scheduler || run->final()) continue;
     // A paused run with nothing running stays paused across the restart.
     if (run->state() == RunState::kPaused && run->scheduler->running() == 0) continue;
+    NoteInterrupted(run.get());
     run->Interrupt(now);
   }
   journal_.Commit(now);
@@ -158,6 +161,7 @@ void Engine::Impl::StartStep(ActiveRun* run, int index, const std::vector<int>& 
     launch.env.push_back("CUDA_VISIBLE_DEVICES=" + GpuList(gpus));
     launch.env.push_back("AETHERFLOW_GPUS=" + GpuList(gpus));
   }
+  NoteAttemptStart(run, index, now);
   absl::Status started = absl::OkStatus();
   if (!spec.is_command()) {
     launch.provider = step.provider();
@@ -186,9 +190,84 @@ void Engine::Impl::StepDone(ActiveRun* run, int index, AttemptResult result, int
   run->steps[index].set_throttled(false);
   run->steps[index].clear_retrying();
   Update update = run->scheduler->StepFinished(index, result, now);
+  NoteAttemptEnd(run, index, result, update);  // before Apply rewords the message
   run->Apply(update, now);
   for (int other : update.to_kill) StopStep(run, other);  // fail_fast
   run->MaybeFinish(now);
+}
+
+void Engine::Impl::NoteAttemptStart(ActiveRun* run, int index, int64_t now) {
+  const pb::Step& step = run->steps[index];
+  const std::string path = layout_.LogPath(run->id(), step.id());
+  // One attempt in one go needs no heading; several do, and so does a
+  // step that ran before a resume (its log holds the earlier output).
+  const bool resumed = step.attempt() == 1 && LogSize(path) > 0;
+  if (step.attempt() <= 1 && step.max_attempts() <= 1 && !resumed) return;
+  if (run->log_marked.size() != run->steps.size()) {
+    run->log_marked.assign(run->steps.size(), false);
+  }
+  run->log_marked[index] = true;
+  AttemptStart start;
+  start.attempt = step.attempt();
+  start.max_attempts = std::max(step.max_attempts(), step.attempt());
+  start.started_at_ms = now;
+  start.resumed = resumed;
+  AppendToLog(path, FormatAttemptStart(start));
+}
+
+void Engine::Impl::NoteAttemptEnd(ActiveRun* run, int index, AttemptResult result,
+                                  const Update& update) {
+  const pb::Step& step = run->steps[index];
+  Cause cause = Cause::kNone;
+  for (const Transition& t : update.transitions) {
+    if (t.step == index) {
+      cause = t.cause;
+      break;
+    }
+  }
+  // What the executor said (the scheduler's message comes with Apply).
+  const std::string& said = step.message();
+  std::string reason, outcome;
+  if (cause == Cause::kTimedOut) {
+    reason = TimedOutMessage(run->plan.steps[index].timeout_ms.value_or(0));
+    if (!said.empty()) absl::StrAppend(&reason, " (", said, ")");
+    outcome = "timed out";
+  } else if (cause == Cause::kCancelled) {
+    reason = run->run.reason().empty() ? "cancelled" : run->run.reason();
+    if (!said.empty()) absl::StrAppend(&reason, " (", said, ")");
+    outcome = "cancelled";
+  } else if (result == AttemptResult::kSucceeded) {
+    outcome = step.has_exit_code() ? absl::StrCat("exit ", step.exit_code()) : "ok";
+  } else {
+    reason = said.empty() ? "failed" : said;
+    if (step.has_exit_code()) {
+      outcome = absl::StrCat("exit ", step.exit_code());
+    } else if (absl::StartsWith(said, "could not start")) {
+      outcome = "could not start";
+    } else {
+      outcome = said.empty() || said.size() > 40 ? "failed" : said;
+    }
+  }
+  std::string lines;
+  if (!reason.empty()) lines = FormatClosingLine(reason);
+  if (index < static_cast<int>(run->log_marked.size()) && run->log_marked[index]) {
+    run->log_marked[index] = false;
+    lines += FormatAttemptEnd({step.attempt(), outcome});
+  }
+  if (!lines.empty()) AppendToLog(layout_.LogPath(run->id(), step.id()), lines);
+}
+
+void Engine::Impl::NoteInterrupted(ActiveRun* run) {
+  for (int i = 0; i < static_cast<int>(run->steps.size()); ++i) {
+    const pb::Step& step = run->steps[i];
+    if (step.state() != pb::STEP_RUNNING) continue;
+    std::string lines = FormatClosingLine("interrupted: the daemon stopped while it ran");
+    if (i < static_cast<int>(run->log_marked.size()) && run->log_marked[i]) {
+      run->log_marked[i] = false;
+      lines += FormatAttemptEnd({step.attempt(), "interrupted"});
+    }
+    AppendToLog(layout_.LogPath(run->id(), step.id()), lines);
+  }
 }
 
 void Engine::Impl::Handle(const ExecutorEvent& event, int64_t now) {
@@ -356,6 +435,7 @@ absl::Status Engine::Impl::Recover() {
     run->steps.assign(snapshot.steps().begin(), snapshot.steps().end());
     ActiveRun* raw = run.get();
     active_[id] = std::move(run);
+    NoteInterrupted(raw);
     raw->Interrupt(now);
     LogInfo(absl::StrCat("run ", id, " interrupted by a daemon restart"));
   }

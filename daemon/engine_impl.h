@@ -106,6 +106,13 @@ class Engine::Impl {
   void Dispatch(int64_t now);
   void StartStep(ActiveRun* run, int index, const std::vector<int>& gpus, int64_t now);
   void StepDone(ActiveRun* run, int index, AttemptResult result, int64_t now);
+  // The step's log says that an attempt starts, and later how it ended
+  // (common/attempt_log.h), before the commit that publishes it.
+  void NoteAttemptStart(ActiveRun* run, int index, int64_t now);
+  void NoteAttemptEnd(ActiveRun* run, int index, AttemptResult result,
+                      const Update& update);
+  // The daemon stops (or stopped) while these steps ran.
+  void NoteInterrupted(ActiveRun* run);
   void StopStep(ActiveRun* run, int index);
   void Expire(int64_t now);
   void Retire();

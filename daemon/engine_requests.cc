@@ -1,6 +1,7 @@
 // What callers ask of the engine: submit, cancel, pause, resume, delete,
 // a new config. Each runs on the engine thread and replies once what it
 // changed is committed.
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <random>
@@ -219,6 +220,11 @@ void Engine::Impl::DoResume(const std::string& run_id,
     step.set_finished_at_ms(0);
     step.set_previous_attempts_ms(0);
     raw->SetStepState(i, StepState::kPending, now, "resumed");
+  }
+  // The time it sat ended is not time it ran (SPEC §5's elapsed time).
+  if (raw->run.started_at_ms() && raw->run.finished_at_ms()) {
+    raw->run.set_stopped_ms(raw->run.stopped_ms() +
+                            std::max<int64_t>(0, now - raw->run.finished_at_ms()));
   }
   raw->SetRunState(RunState::kQueued, now, "resumed");
   Admit(raw);

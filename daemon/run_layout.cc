@@ -1,9 +1,11 @@
 #include "daemon/run_layout.h"
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 #include <filesystem>
 #include <system_error>
 
@@ -57,6 +59,45 @@ void RunLayout::RemoveRunDir(const std::string& run_id) const {
   std::error_code error;
   std::filesystem::remove_all(RunDir(run_id), error);
   if (error) LogWarning(absl::StrCat("removing ", RunDir(run_id), ": ", error.message()));
+}
+
+int64_t LogSize(const std::string& path) {
+  struct stat st;
+  return ::stat(path.c_str(), &st) == 0 ? static_cast<int64_t>(st.st_size) : 0;
+}
+
+namespace {
+
+bool WriteAll(int fd, std::string_view text, const std::string& path) {
+  while (!text.empty()) {
+    ssize_t n = ::write(fd, text.data(), text.size());
+    if (n > 0) {
+      text.remove_prefix(static_cast<std::size_t>(n));
+    } else if (n < 0 && errno == EINTR) {
+      continue;
+    } else {
+      LogWarning(absl::StrCat("writing ", path, ": ",
+                              n < 0 ? std::strerror(errno) : "no progress"));
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace
+
+void AppendToLog(const std::string& path, std::string_view lines) {
+  int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  if (fd < 0) {
+    LogWarning(absl::StrCat("opening ", path, ": ", std::strerror(errno)));
+    return;
+  }
+  struct stat st;
+  char last = '\n';
+  const bool mid_line = ::fstat(fd, &st) == 0 && st.st_size > 0 &&
+                        ::pread(fd, &last, 1, st.st_size - 1) == 1 && last != '\n';
+  if (!mid_line || WriteAll(fd, "\n", path)) WriteAll(fd, lines, path);
+  ::close(fd);
 }
 
 }  // namespace aetherflow

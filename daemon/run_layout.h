@@ -3,8 +3,10 @@
 #ifndef AETHERFLOW_DAEMON_RUN_LAYOUT_H_
 #define AETHERFLOW_DAEMON_RUN_LAYOUT_H_
 
+#include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "absl/status/status.h"
 #include "daemon/identity.h"
@@ -40,6 +42,17 @@ class RunLayout {
  private:
   std::string state_dir_;
 };
+
+// The size of the log at `path`, 0 when there is none.
+int64_t LogSize(const std::string& path);
+
+// Appends the daemon's own lines (common/attempt_log.h) to the step log at
+// `path`, creating it (0600) if need be, on a line of their own: a newline
+// first if the step's output did not end with one. Written before the
+// commit that publishes the step's end, so that whoever sees the end reads
+// them. Failures are logged, not returned: a missing line must not fail a
+// step.
+void AppendToLog(const std::string& path, std::string_view lines);
 
 }  // namespace aetherflow
 

@@ -11,9 +11,11 @@
 #include <chrono>
 #include <condition_variable>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <mutex>
 #include <set>
+#include <sstream>
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -502,6 +504,108 @@ TEST_F(EngineTest, AStepThatCanNeverFitIsRefusedAtSubmit) {
   EXPECT_NE(refused.message().find(R"(steps[0] "s0": asks for gpu=4, more than this daemon has (gpu=2))"),
             std::string::npos)
       << refused.message();
+}
+
+// --- What a step's log says of its attempts (issue 18) ---
+
+std::string LogOf(const std::string& dir, const std::string& run, const std::string& step) {
+  std::ifstream in(dir + "/runs/" + run + "/logs/" + step + ".log");
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+TEST_F(EngineTest, EveryAttemptIsMarkedAndAFailedOneSaysWhyBeforeItsEndIsSeen) {
+  std::string id = Submit(Plan(1, absl::StrCat(kCommand, R"(, "retries": 1)")));
+  fake_.Finish(fake_.WaitForLaunches(1)[0].key, false);
+  // What is committed, the log already says.
+  EXPECT_EQ(Get(id).steps(0).state(), pb::STEP_PENDING);
+  EXPECT_EQ(LogOf(dir_, id, "s0"),
+            "::aetherflow-attempt 1 of 2 at 1000000\n"
+            "aetherflow: exit code 1\n"
+            "::aetherflow-attempt-end 1 exit 1\n");
+  Advance(1'000);
+  fake_.Finish(fake_.WaitForLaunches(2)[1].key, false);
+  EXPECT_EQ(Get(id).run().state(), pb::RUN_FAILED);
+  EXPECT_EQ(LogOf(dir_, id, "s0"),
+            "::aetherflow-attempt 1 of 2 at 1000000\n"
+            "aetherflow: exit code 1\n"
+            "::aetherflow-attempt-end 1 exit 1\n"
+            "::aetherflow-attempt 2 of 2 at 1001000\n"
+            "aetherflow: exit code 1\n"
+            "::aetherflow-attempt-end 2 exit 1\n");
+}
+
+TEST_F(EngineTest, AStepThatRunsOnceAndSucceedsGetsNothingInItsLog) {
+  std::string id = Submit(Plan(1, kCommand));
+  fake_.Finish(fake_.WaitForLaunches(1)[0].key, true);
+  EXPECT_EQ(Get(id).run().state(), pb::RUN_SUCCEEDED);
+  EXPECT_EQ(LogOf(dir_, id, "s0"), "");
+}
+
+TEST_F(EngineTest, AnLlmStepThatCouldNotConnectSaysWhyInItsLog) {
+  std::string id = Submit(Plan(1, kLlm));
+  StepEnded ended;
+  ended.key = fake_.WaitForLaunches(1)[0].key;
+  ended.message = "fake: Couldn't connect to server (gave up after 5 tries)";
+  fake_.Report(ended);
+  pb::RunSnapshot run = Get(id);
+  EXPECT_EQ(run.steps(0).state(), pb::STEP_FAILED);
+  EXPECT_EQ(LogOf(dir_, id, "s0"),
+            "aetherflow: fake: Couldn't connect to server (gave up after 5 tries)\n");
+}
+
+TEST_F(EngineTest, TimeoutsAndCancelsSaySoInTheLog) {
+  std::string id = Submit(Plan(2, R"("run": "sleep 60", "timeout": "10s")"));
+  auto launches = fake_.WaitForLaunches(2);
+  Advance(10'000);
+  Sync();
+  pb::RunSnapshot run = Get(id);
+  ASSERT_EQ(run.steps(0).state(), pb::STEP_FAILED);
+  ASSERT_EQ(run.steps(1).state(), pb::STEP_FAILED);
+  std::string timed_out = "aetherflow: timed out after 10s (killed by signal 15)\n";
+  EXPECT_EQ(LogOf(dir_, id, "s0"), timed_out);
+  EXPECT_EQ(LogOf(dir_, id, "s1"), timed_out);
+
+  std::string other = Submit(Plan(1, R"("run": "sleep 60")"));
+  fake_.WaitForLaunches(3);
+  ASSERT_TRUE(Call(&Engine::Cancel, other).ok());
+  EXPECT_EQ(Get(other).run().state(), pb::RUN_CANCELLED);
+  EXPECT_EQ(LogOf(dir_, other, "s0"),
+            "aetherflow: cancelled by the user (killed by signal 15)\n");
+}
+
+TEST_F(EngineTest, AResumedStepIsMarkedAndTheTimeTheRunSatEndedIsKept) {
+  std::string id = Submit(Plan(1, kCommand));
+  fake_.Finish(fake_.WaitForLaunches(1)[0].key, false);
+  pb::RunSnapshot run = Get(id);
+  ASSERT_EQ(run.run().state(), pb::RUN_FAILED);
+  EXPECT_EQ(run.run().stopped_ms(), 0);
+  Advance(3'600'000);  // an hour later
+  ASSERT_TRUE(Resume(id).ok());
+  auto launches = fake_.WaitForLaunches(2);
+  Advance(2'000);
+  fake_.Finish(launches[1].key, true);
+  run = Get(id);
+  EXPECT_EQ(run.run().state(), pb::RUN_SUCCEEDED);
+  EXPECT_EQ(run.run().stopped_ms(), 3'600'000);
+  EXPECT_EQ(run.run().finished_at_ms() - run.run().started_at_ms() - run.run().stopped_ms(),
+            2'000)
+      << "time running";
+  EXPECT_EQ(LogOf(dir_, id, "s0"),
+            "aetherflow: exit code 1\n"
+            "::aetherflow-attempt 1 of 1 at 4600000 resumed\n"
+            "::aetherflow-attempt-end 1 exit 0\n");
+}
+
+TEST_F(EngineTest, ADaemonThatStopsSaysSoInTheLogsOfWhatRan) {
+  std::string id = Submit(Plan(1, kCommand));
+  fake_.WaitForLaunches(1);
+  Get(id);
+  engine_.reset();
+  StartEngine();
+  EXPECT_EQ(Get(id).run().state(), pb::RUN_INTERRUPTED);
+  EXPECT_EQ(LogOf(dir_, id, "s0"), "aetherflow: interrupted: the daemon stopped while it ran\n");
 }
 
 }  // namespace
