@@ -24,6 +24,7 @@ add_library(aetherflow_daemon STATIC
   daemon/log.cc
   daemon/process_runner.cc
   daemon/progress_watcher.cc
+  daemon/project_writer.cc
   daemon/run_layout.cc
   daemon/scheduler.cc
   daemon/server.cc
