@@ -31,6 +31,7 @@ add_library(aetherflow_daemon STATIC
   daemon/snapshot_rows.cc
   daemon/state_store.cc
   daemon/submit_check.cc
+  daemon/syntax_check.cc
 )
 target_link_libraries(aetherflow_daemon PUBLIC
   aetherflow_common aetherflow_proto gRPC::grpc++_reflection
