@@ -641,9 +641,12 @@ absl::StatusOr<std::vector<FileEdit>> ParseEdits(std::string_view answer,
       ++i;
       continue;
     }
+    // A fence holding a SEARCH marker (maybe after a path line inside it)
+    // is one of SEARCH/REPLACE blocks, never a file's content.
     std::size_t j = i + 1;
-    while (j < lines.size() && Trim(lines[j]).empty()) ++j;
+    while (j < lines.size() && !IsCloser(lines[j], *fence) && !IsSearch(lines[j])) ++j;
     if (j < lines.size() && IsSearch(lines[j])) {
+      j = i + 1;
       // A fence of SEARCH/REPLACE blocks; a path line between two blocks
       // switches the file.
       std::string_view named_line = !fence->info.empty() && NameIn(fence->info, files).file != kNoFile

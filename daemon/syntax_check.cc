@@ -309,7 +309,7 @@ SyntaxCheckResult CheckSyntax(std::string_view path, std::string_view content,
 #endif
   }
   if (checker == "python3") {
-    return FromRun(checker, path, Run({Which("python3"), "-I", "-c", kPythonCheck, name}, content, options), {});
+    return FromRun(checker, path, Run({Which("python3"), "-I", "-S", "-c", kPythonCheck, name}, content, options), {});
   }
   if (checker == "yaml") {
     return FromRun(checker, path, Run({Which("python3"), "-I", "-c", kYamlCheck, name}, content, options), {});

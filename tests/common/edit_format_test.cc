@@ -99,6 +99,17 @@ TEST(EditFormatTest, SeveralBlocksPerFileAndPerFenceApplyInOrder) {
             "    return a + b\n\ndef sub(a, b):\n    return a - b  # difference\n");
 }
 
+TEST(EditFormatTest, PathLineInsideTheFence) {
+  const std::string answer =
+      "Here is the change:\n```python\nsrc/api.py\n<<<<<<< SEARCH\nimport os\n=======\nimport re\n"
+      ">>>>>>> REPLACE\n```\n";
+  std::vector<FileEdit> edits = Parse(answer, {"README.md", "src/api.py"});
+  ASSERT_EQ(edits.size(), 1u);
+  EXPECT_EQ(edits[0].path, "src/api.py");
+  ASSERT_EQ(edits[0].blocks.size(), 1u);
+  EXPECT_FALSE(edits[0].whole_file);  // never the markers as content
+}
+
 TEST(EditFormatTest, BlocksForTwoFilesGoToEach) {
   const std::string answer =
       "`a.py`:\n```\n<<<<<<< SEARCH\nx = 1\n=======\nx = 2\n>>>>>>> REPLACE\n```\n"
