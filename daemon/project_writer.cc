@@ -428,7 +428,8 @@ class ProjectWriter::Impl {
         } else {
           op.tmp.clear();
         }
-      } else if (::unlinkat(op.target.dir.get(), op.target.name.c_str(), 0) != 0 && errno != ENOENT) {
+      } else if (op.target.missing.empty() &&  // else not there: its folder is gone
+                 ::unlinkat(op.target.dir.get(), op.target.name.c_str(), 0) != 0 && errno != ENOENT) {
         s = Errno(absl::StrCat("cannot remove ", op.target.path));
       }
       std::size_t done = i;  // ops[0..done) are in place
@@ -493,7 +494,8 @@ class ProjectWriter::Impl {
         }
         if (!s.ok() && !back.tmp.empty()) ::unlinkat(back.target.dir.get(), back.tmp.c_str(), 0);
         op.target = std::move(back.target);
-      } else if (::unlinkat(op.target.dir.get(), op.target.name.c_str(), 0) != 0 && errno != ENOENT) {
+      } else if (op.target.missing.empty() &&  // else not there: its folder is gone
+                 ::unlinkat(op.target.dir.get(), op.target.name.c_str(), 0) != 0 && errno != ENOENT) {
         s = Errno(absl::StrCat("cannot remove ", op.target.path));
       }
       if (!s.ok() && first.ok()) first = s;
@@ -520,8 +522,9 @@ class ProjectWriter::Impl {
       ops.push_back(Op{std::move(t), w.content, std::move(now), ""});
     }
     AF_ASSIGN_OR_RETURN(Json manifest, LoadManifest());
-    // Pre-images first: before the first write of each file by this step.
-    bool added = false;
+    // Pre-images first, durable before the first write of each file by this
+    // step; the manifest names them at the commit point (the journal
+    // finds them by path until then).
     for (const Op& op : ops) {
       if (Entry(manifest, op.target.path)) continue;
       if (op.undo) {
@@ -530,9 +533,7 @@ class ProjectWriter::Impl {
       manifest["files"].push_back(Json{{"path", op.target.path},
                                        {"before", StampJson(StampOf(op.undo))},
                                        {"after", nullptr}});
-      added = true;
     }
-    if (added) AF_RETURN_IF_ERROR(SaveManifest(manifest));
     AppliedAttempt attempt;
     for (const Op& op : ops) attempt.files.push_back({op.target.path, op.undo});
     AF_RETURN_IF_ERROR(Commit(ops, &attempt.created_dirs, manifest, [&](Json& m) {

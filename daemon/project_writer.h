@@ -76,7 +76,10 @@ class ProjectWriter {
  public:
   struct Options {
     std::string project_dir;  // the directory `submit` ran in
-    std::string record_dir;   // runs/<id>/changes/<step>; created when needed
+    // runs/<id>/changes/<step>; created when needed, with `credentials`: a
+    // root daemon first makes runs/<id>/changes the submitter's, as
+    // RunLayout::MakeOutputDir does for the output folder.
+    std::string record_dir;
     std::optional<Credentials> credentials;  // nullopt: the daemon's own
     std::optional<mode_t> umask;             // nullopt: the daemon's own
     // Files larger than this are refused (read or written).

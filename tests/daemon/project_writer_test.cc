@@ -228,6 +228,18 @@ TEST_F(ProjectWriterTest, RollbackPutsTheAttemptBackAndTheNextAttemptKeepsTheFir
   EXPECT_EQ(*GetP("src/a.py"), "original\n");
 }
 
+// The folder of a created file removed by someone: the rollback removes
+// nothing else (not a file of the same name higher up).
+TEST_F(ProjectWriterTest, RollbackAfterTheCreatedFolderWentRemovesNothingElse) {
+  Put("n.py", "keep me\n");
+  ProjectWriter w(Options());
+  absl::StatusOr<AppliedAttempt> applied = w.Apply({Planned(w, "pkg/n.py", "new\n")});
+  ASSERT_TRUE(applied.ok()) << applied.status();
+  fs::remove_all(project_ + "/pkg");
+  EXPECT_TRUE(w.Rollback(*applied).ok());
+  EXPECT_EQ(*GetP("n.py"), "keep me\n");
+}
+
 TEST_F(ProjectWriterTest, RevertRefusesNamingAFileChangedSince) {
   Put("src/a.py", "a\n");
   ProjectWriter w(Options());
