@@ -649,9 +649,10 @@ absl::StatusOr<std::vector<FileEdit>> ParseEdits(std::string_view answer,
       j = i + 1;
       // A fence of SEARCH/REPLACE blocks; a path line between two blocks
       // switches the file.
-      std::string_view named_line = !fence->info.empty() && NameIn(fence->info, files).file != kNoFile
-                                        ? fence->info
-                                        : prose;
+      std::string_view named_line =
+          !fence->info.empty() && (NameIn(fence->info, files).file != kNoFile || NamesAPath(fence->info))
+              ? fence->info
+              : prose;
       while (j < lines.size()) {
         if (IsSearch(lines[j])) {
           absl::StatusOr<int> file = file_for_search(named_line);

@@ -188,6 +188,13 @@ TEST(EditFormatTest, SearchForAFileTheStepMayNotWriteIsAnError) {
   EXPECT_THAT(std::string(edits.status().message()), Not(HasSubstr("\n")));
 }
 
+TEST(EditFormatTest, FenceNamingAnotherFileIsNotTakenForTheOnlyFile) {
+  absl::StatusOr<std::vector<FileEdit>> edits = ParseEdits(
+      "```python tests/test_api.py\n<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n```\n", {"src/api.py"});
+  ASSERT_FALSE(edits.ok());
+  EXPECT_THAT(edits.status().message(), HasSubstr("the answer edits tests/test_api.py"));
+}
+
 TEST(EditFormatTest, SearchWithoutAFileIsAnErrorWhenThereAreSeveral) {
   absl::StatusOr<std::vector<FileEdit>> edits =
       ParseEdits("```\n<<<<<<< SEARCH\nx\n=======\ny\n>>>>>>> REPLACE\n```\n", {"a.py", "b.py"});
