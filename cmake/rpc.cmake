@@ -24,12 +24,14 @@ add_library(aetherflow_daemon STATIC
   daemon/log.cc
   daemon/process_runner.cc
   daemon/progress_watcher.cc
+  daemon/project_writer.cc
   daemon/run_layout.cc
   daemon/scheduler.cc
   daemon/server.cc
   daemon/snapshot_rows.cc
   daemon/state_store.cc
   daemon/submit_check.cc
+  daemon/syntax_check.cc
 )
 target_link_libraries(aetherflow_daemon PUBLIC
   aetherflow_common aetherflow_proto gRPC::grpc++_reflection
