@@ -297,7 +297,7 @@ int DryRun(const GlobalOptions& global, const LoadedPlan& loaded) {
     out["would_refuse"] = refused ? refusals : std::vector<std::string>{};
     out["checked_by"] = checked_by.empty() ? nlohmann::json(nullptr) : nlohmann::json(checked_by);
     std::cout << out.dump(2) << "\n";
-    return kExitOk;
+    return refused ? kExitUsage : kExitOk;
   }
   std::cout << (refused ? "Plan valid, but a submit would be refused (see below): "
                         : "Plan OK: ")
@@ -342,7 +342,9 @@ int DryRun(const GlobalOptions& global, const LoadedPlan& loaded) {
   } else if (!refusals.empty()) {
     for (const std::string& line : refusals) std::cout << line << "\n";
   }
-  return kExitOk;
+  // A dry run refuses what a submit would (with its exit code), so that a
+  // script that checks a plan first learns it before it submits.
+  return refused ? kExitUsage : kExitOk;
 }
 
 // Submits; returns the run id, or nullopt after printing why (exit code in

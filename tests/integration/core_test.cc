@@ -167,14 +167,17 @@ TEST_F(CoreTest, OriginalToolPlansDryRunAndNeedAProviderKeyToRun) {
   int plans = 0;
   for (const auto& entry :
        std::filesystem::directory_iterator(DataDir() + "/plans/original")) {
+    // Valid, but this daemon has no provider keys: the dry run refuses as
+    // the submit would, after the whole estimate.
     CliResult dry = Cli({"submit", "--dry-run", entry.path().string()});
-    EXPECT_EQ(dry.exit_code, 0) << entry.path() << dry.err;
+    EXPECT_EQ(dry.exit_code, 2) << entry.path() << dry.err;
+    EXPECT_EQ(dry.out.rfind("Plan valid, but a submit would be refused", 0), 0u) << dry.out;
     EXPECT_NE(dry.out.find("Batch 1/"), std::string::npos) << dry.out;
     ++plans;
   }
   EXPECT_EQ(plans, 8);
   CliResult dry = Cli({"submit", "--dry-run", DataDir() + "/plans/original_format.json"});
-  EXPECT_EQ(dry.exit_code, 0);
+  EXPECT_EQ(dry.exit_code, 2) << dry.out;
   EXPECT_NE(dry.out.find("7 steps in 6 batches"), std::string::npos) << dry.out;
   EXPECT_NE(dry.out.find("Batch 4/6 (2): step_4 (codestral), step_5 (deepseek)"),
             std::string::npos) << dry.out;

@@ -56,7 +56,8 @@ TEST_F(LlmKeysTest, DryRunNamesTheStepsTheDaemonWouldRefuseAndWhy) {
   Restart(ClosedPort(), /*key=*/"");
   const std::string plan = WritePlan("ask.json", kPlan);
   CliResult dry = Cli({"submit", "--dry-run", plan});
-  EXPECT_EQ(dry.exit_code, 0) << "a dry run still estimates: " << dry.err;
+  EXPECT_EQ(dry.exit_code, 2) << "refused as a submit would be, yet it estimates: " << dry.err;
+  EXPECT_NE(dry.out.find("Estimated cost:"), std::string::npos) << dry.out;
   EXPECT_EQ(dry.out.find("Plan OK"), std::string::npos) << dry.out;
   EXPECT_NE(dry.out.find("A submit would be refused (checked by aetherflowd at " + socket_),
             std::string::npos)
@@ -69,7 +70,7 @@ TEST_F(LlmKeysTest, DryRunNamesTheStepsTheDaemonWouldRefuseAndWhy) {
   EXPECT_EQ(dry.out.find("prep ("), std::string::npos) << "a command step needs no key";
 
   CliResult as_json = Cli({"--json", "submit", "--dry-run", plan});
-  EXPECT_EQ(as_json.exit_code, 0) << as_json.err;
+  EXPECT_EQ(as_json.exit_code, 2) << as_json.err;
   json out = json::parse(as_json.out, nullptr, false);
   ASSERT_FALSE(out.is_discarded()) << as_json.out;
   ASSERT_EQ(out["would_refuse"].size(), 1u) << out.dump(2);
@@ -88,7 +89,7 @@ TEST_F(LlmKeysTest, DryRunNamesTheStepsTheDaemonWouldRefuseAndWhy) {
   // No daemon: checked against this shell, as an autostarted one would be.
   StopDaemon();
   CliResult alone = Cli({"--config", config_, "submit", "--dry-run", plan});
-  EXPECT_EQ(alone.exit_code, 0) << alone.err;
+  EXPECT_EQ(alone.exit_code, 2) << alone.err;
   EXPECT_NE(alone.out.find("checked by this shell"), std::string::npos) << alone.out;
   EXPECT_NE(alone.out.find("set DEEPSEEK_API_KEY"), std::string::npos) << alone.out;
   CliResult with_key =

@@ -158,7 +158,8 @@ TEST_F(LlmTest, AStepWhoseProviderHasNoKeyIsRefusedAtSubmit) {
   EXPECT_NE(r.err.find("DEEPSEEK_API_KEY"), std::string::npos) << r.err;
   EXPECT_EQ(CountRows("runs"), 0);
   CliResult dry = Cli({"submit", "--dry-run", DataDir() + "/plans/original_format.json"});
-  EXPECT_EQ(dry.exit_code, 0) << "a dry run needs no key: " << dry.err;
+  EXPECT_EQ(dry.exit_code, 2) << "a dry run refuses what a submit would: " << dry.err;
+  EXPECT_NE(dry.out.find("A submit would be refused"), std::string::npos) << dry.out;
   EXPECT_NE(dry.out.find("step_4 (codestral)"), std::string::npos) << dry.out;
   EXPECT_NE(dry.out.find("Estimated cost: $"), std::string::npos) << dry.out;
 }
