@@ -460,9 +460,8 @@ static int FollowForeground(const GlobalOptions& global,
     if (done) return;
     if (!feed_ptr) std::_Exit(130);  // nothing submitted yet
     if (cancel_on_interrupt && count == 1) {
-      std::fprintf(stderr,
-                   "\naetherflow: cancelling run %s… (Ctrl-C again to detach)\n",
-                   run_id.c_str());
+      feed_ptr->Notice(absl::StrCat("aetherflow: cancelling run ", run_id,
+                                    "… (Ctrl-C again to detach)"));
       pb::CancelRunRequest request;
       request.set_run_id(run_id);
       pb::RunSnapshot response;

@@ -196,6 +196,23 @@ void EventFeed::With(const std::function<void(const RunModel&)>& f) {
   f(*model_);
 }
 
+void EventFeed::Notice(const std::string& text) {
+  if (!in_monitor_) {
+    std::fprintf(stderr, "\n%s\n", text.c_str());
+    return;
+  }
+  std::lock_guard<std::mutex> lock(mu_);
+  notice_ = text;
+  cv_.notify_all();
+}
+
+std::optional<std::string> EventFeed::TakeNotice() {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::optional<std::string> notice;
+  notice.swap(notice_);
+  return notice;
+}
+
 bool EventFeed::done() {
   std::lock_guard<std::mutex> lock(mu_);
   return done_;

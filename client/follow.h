@@ -11,6 +11,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -52,6 +53,12 @@ class EventFeed {
   int error_exit_code();
   const std::string& run_id() const { return run_id_; }
 
+  // A line for the person watching (the Ctrl-C that cancels): on stderr,
+  // or, while the curses monitor owns the screen, in its footer.
+  void Notice(const std::string& text);
+  std::optional<std::string> TakeNotice();  // for the monitor
+  void set_in_monitor(bool on) { in_monitor_ = on; }
+
  private:
   void ReadLoop();
 
@@ -68,6 +75,8 @@ class EventFeed {
   int error_exit_code_ = 0;                    // guarded by mu_
   std::atomic<bool> stop_{false};
   void* context_ = nullptr;                    // grpc::ClientContext*, mu_
+  std::optional<std::string> notice_;          // guarded by mu_
+  std::atomic<bool> in_monitor_{false};
 };
 
 // Plain mode: one line per state change, a progress line when nothing has

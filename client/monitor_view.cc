@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/str_split.h"
+#include "absl/strings/strip.h"
 #include "client/cli_util.h"
 #include "client/connection.h"
 #include "client/follow.h"
@@ -117,7 +118,18 @@ int RunCursesMonitor(const GlobalOptions& global, Connection* connection,
   auto last_log = last_paint;
   // Cancel, pause and resume answer later: the loop never waits on an RPC.
   RunActions actions(connection->stub(), feed->run_id(), ShellEnvironment());
+  // Ctrl-C's notice goes to the footer while curses owns the screen: a
+  // line on stderr would land in the middle of it.
+  feed->set_in_monitor(true);
+  struct Leave {
+    EventFeed* feed;
+    ~Leave() { feed->set_in_monitor(false); }
+  } leave{feed};
   while (!detached) {
+    if (std::optional<std::string> notice = feed->TakeNotice()) {
+      ui.flash = std::string(absl::StripPrefix(*notice, "aetherflow: "));
+      dirty = true;
+    }
     if (std::optional<RunActionOutcome> outcome = actions.Take()) {
       ui.flash = RunActionMessage(*outcome);
       dirty = true;

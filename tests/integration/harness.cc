@@ -1,5 +1,7 @@
 #include "tests/integration/harness.h"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
@@ -99,8 +101,11 @@ void DaemonTest::TearDown() {
 void DaemonTest::StartDaemon(std::vector<std::string> extra_args,
                              std::map<std::string, std::string> extra_env) {
   std::vector<std::string> argv = {BinDir() + "/aetherflowd", "--socket", socket_,
-                                   "--state-dir", state_dir_, "--kill-grace-ms",
-                                   "500"};
+                                   "--state-dir", state_dir_};
+  // A short grace unless the test asks for its own.
+  if (std::find(extra_args.begin(), extra_args.end(), "--kill-grace-ms") == extra_args.end()) {
+    argv.insert(argv.end(), {"--kill-grace-ms", "500"});
+  }
   argv.insert(argv.end(), extra_args.begin(), extra_args.end());
   daemon_pid_ = Spawn(argv, Environment(extra_env), "", dir_ + "/daemon.out",
                       dir_ + "/daemon.err." + std::to_string(::time(nullptr)));

@@ -7,7 +7,11 @@
 
 #include <fstream>
 #include <regex>
+#include <string>
+#include <vector>
 
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "tests/integration/harness.h"
 #include "tests/integration/tmux.h"
@@ -226,6 +230,29 @@ TEST_F(StepReasonsTerminalTest, RunSaysCtrlCCancelsAndTheLogPaneSaysWhyAStepFail
     return s["run"]["state"] != "running" && s["run"]["state"] != "queued";
   });
   EXPECT_EQ(StepOf(status, "wait_go")["state"], "cancelled") << status.dump(2);
+}
+
+// The notice of the first Ctrl-C goes to the monitor's footer: a line on
+// stderr would be written over the middle of the curses screen.
+TEST_F(StepReasonsTerminalTest, TheCtrlCThatCancelsSaysSoInTheFooter) {
+  StopDaemon();
+  StartDaemon({"--kill-grace-ms", "600000"});
+  // A step that ignores SIGTERM keeps the run cancelling until it is told.
+  std::string plan = WritePlan("stubborn.json", R"({"task_id": "stubborn", "steps": [
+    {"id": "stubborn", "run": "trap '' TERM; while [ ! -f go ]; do sleep 0.05; done"}]})");
+  tmux_.Start(dir_, socket_, "run " + plan, 110, 24);
+  tmux_.WaitForScreen("⟳ Running");
+  tmux_.SendKeys("C-c");
+  std::string screen = tmux_.WaitForScreen("(Ctrl-C again to detach)");
+  std::vector<std::string> lines = absl::StrSplit(screen, '\n');
+  while (!lines.empty() && absl::StripAsciiWhitespace(lines.back()).empty()) lines.pop_back();
+  ASSERT_FALSE(lines.empty());
+  EXPECT_NE(lines.back().find("cancelling run"), npos) << "in the footer\n" << screen;
+  EXPECT_EQ(screen.find("aetherflow: cancelling"), npos) << "not over the screen\n" << screen;
+  std::ofstream(dir_ + "/go") << "";
+  // It ends on its own, after the cancel: the run is cancelled.
+  json status = WaitFor("last", [](const json& s) { return s["run"]["state"] == "cancelled"; });
+  EXPECT_EQ(status["run"]["reason"], "cancelled by the user") << status.dump(2);
 }
 
 TEST_F(StepReasonsTerminalTest, AttachDoesNotSayCtrlCCancels) {
