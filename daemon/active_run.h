@@ -56,6 +56,7 @@ struct ActiveRun {
   // The running attempt's start marker is in the step's log, so its end
   // marker is owed (common/attempt_log.h).
   std::vector<bool> log_marked;
+  bool resumed = false;  // by `aetherflow resume`: logs may hold earlier attempts
   std::set<int> dirty_steps;
   bool admitted = false;  // takes part in Admission
 

@@ -198,11 +198,14 @@ void Engine::Impl::StepDone(ActiveRun* run, int index, AttemptResult result, int
 
 void Engine::Impl::NoteAttemptStart(ActiveRun* run, int index, int64_t now) {
   const pb::Step& step = run->steps[index];
-  const std::string path = layout_.LogPath(run->id(), step.id());
   // One attempt in one go needs no heading; several do, and so does a
-  // step that ran before a resume (its log holds the earlier output).
-  const bool resumed = step.attempt() == 1 && LogSize(path) > 0;
-  if (step.attempt() <= 1 && step.max_attempts() <= 1 && !resumed) return;
+  // step that ran before a resume (its log holds the earlier output). The
+  // log is looked at only then: 10,000 steps must not cost 10,000 stats.
+  const bool several = step.attempt() > 1 || step.max_attempts() > 1;
+  if (!several && !run->resumed) return;
+  const std::string path = layout_.LogPath(run->id(), step.id());
+  const bool resumed = run->resumed && step.attempt() == 1 && LogSize(path) > 0;
+  if (!several && !resumed) return;
   if (run->log_marked.size() != run->steps.size()) {
     run->log_marked.assign(run->steps.size(), false);
   }

@@ -206,6 +206,7 @@ void Engine::Impl::DoResume(const std::string& run_id,
     active_.erase(old);
   }
   ActiveRun* raw = run.get();
+  raw->resumed = true;
   active_[run_id] = std::move(run);
   for (int i = 0; i < static_cast<int>(raw->steps.size()); ++i) {
     pb::Step& step = raw->steps[i];
