@@ -352,6 +352,14 @@ class ProjectWriter::Impl {
     return nullptr;
   }
 
+  // Folders a step created, deepest first; rmdir leaves any that are not
+  // empty.
+  static void RemoveFolders(const std::string& root, const std::vector<std::string>& dirs) {
+    for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
+      ::rmdir(absl::StrCat(root, "/", *it).c_str());
+    }
+  }
+
   // ---- committing a set of changes, all or nothing
 
   struct Op {
@@ -360,6 +368,17 @@ class ProjectWriter::Impl {
     std::optional<std::string> undo;     // what was there; nullopt: nothing
     std::string tmp;                     // the temporary file, when content
   };
+
+  // After a rollback or a recovery: a file back as it was before the step
+  // has no "after"; one that is not keeps what it is now.
+  static void NoteRestored(const std::vector<Op>& ops, Json& manifest) {
+    for (const Op& op : ops) {
+      Json* e = Entry(manifest, op.target.path);
+      if (!e) continue;
+      const FileStamp back = StampOf(op.content);
+      (*e)["after"] = StampFromJson((*e)["before"]) == back ? Json(nullptr) : StampJson(back);
+    }
+  }
 
   // Writes the ops' temporary files, journals them, renames them into
   // place (or removes), undoing on failure; `finish` updates the manifest
@@ -373,11 +392,7 @@ class ProjectWriter::Impl {
         op.tmp.clear();
       }
     };
-    auto remove_dirs = [&](const std::vector<std::string>& dirs) {
-      for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
-        ::rmdir(absl::StrCat(root, "/", *it).c_str());  // only when empty
-      }
-    };
+    auto remove_dirs = [&](const std::vector<std::string>& dirs) { RemoveFolders(root, dirs); };
     std::vector<std::string> made;
     for (Op& op : ops) {
       if (!op.content) continue;
@@ -551,18 +566,9 @@ class ProjectWriter::Impl {
       ops.push_back(Op{std::move(t), f.before, std::move(now), ""});
     }
     AF_ASSIGN_OR_RETURN(Json manifest, LoadManifest());
-    AF_RETURN_IF_ERROR(Commit(ops, nullptr, manifest, [&](Json& m) {
-      for (const Op& op : ops) {
-        Json* e = Entry(m, op.target.path);
-        if (!e) continue;
-        const FileStamp back = StampOf(op.content);
-        (*e)["after"] = StampFromJson((*e)["before"]) == back ? Json(nullptr) : StampJson(back);
-      }
-    }));
+    AF_RETURN_IF_ERROR(Commit(ops, nullptr, manifest, [&](Json& m) { NoteRestored(ops, m); }));
     AF_ASSIGN_OR_RETURN(std::string root, Root());
-    for (auto it = attempt.created_dirs.rbegin(); it != attempt.created_dirs.rend(); ++it) {
-      ::rmdir(absl::StrCat(root, "/", *it).c_str());
-    }
+    RemoveFolders(root, attempt.created_dirs);
     return absl::OkStatus();
   }
 
@@ -596,10 +602,7 @@ class ProjectWriter::Impl {
       m["reverted"] = true;
     }));
     AF_ASSIGN_OR_RETURN(std::string root, Root());
-    const Json dirs = manifest.value("created_dirs", Json::array());
-    for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
-      ::rmdir(absl::StrCat(root, "/", it->get<std::string>()).c_str());
-    }
+    RemoveFolders(root, manifest.value("created_dirs", std::vector<std::string>{}));
     return absl::OkStatus();
   }
 
@@ -646,20 +649,10 @@ class ProjectWriter::Impl {
     if (ops.empty()) {
       ::unlink(RecordPath(kJournal).c_str());
     } else {
-      AF_RETURN_IF_ERROR(Commit(ops, nullptr, manifest, [&](Json& m) {
-        for (const Op& op : ops) {
-          Json* e = Entry(m, op.target.path);
-          if (!e) continue;
-          const FileStamp back = StampOf(op.content);
-          (*e)["after"] = StampFromJson((*e)["before"]) == back ? Json(nullptr) : StampJson(back);
-        }
-      }));
+      AF_RETURN_IF_ERROR(Commit(ops, nullptr, manifest, [&](Json& m) { NoteRestored(ops, m); }));
     }
     AF_ASSIGN_OR_RETURN(std::string root, Root());
-    const Json dirs = journal.value("created_dirs", Json::array());
-    for (auto it = dirs.rbegin(); it != dirs.rend(); ++it) {
-      ::rmdir(absl::StrCat(root, "/", it->get<std::string>()).c_str());
-    }
+    RemoveFolders(root, journal.value("created_dirs", std::vector<std::string>{}));
     return absl::OkStatus();
   }
 

@@ -197,20 +197,7 @@ TEST_F(StepReasonsTest, AQuickRunSaysNothingAboutParallelism) {
   EXPECT_EQ(r.out.find("faster"), npos) << r.out;
 }
 
-class StepReasonsTerminalTest : public DaemonTest {
- protected:
-  void SetUp() override {
-    DaemonTest::SetUp();
-    if (!TmuxSession::Installed()) {
-      GTEST_SKIP() << "tmux is not installed (scripts/setup.sh installs it)";
-    }
-  }
-  void TearDown() override {
-    tmux_.End();
-    DaemonTest::TearDown();
-  }
-  TmuxSession tmux_;
-};
+using StepReasonsTerminalTest = TmuxTest;
 
 TEST_F(StepReasonsTerminalTest, RunSaysCtrlCCancelsAndTheLogPaneSaysWhyAStepFailed) {
   std::string plan = WritePlan("pane.json", R"({"task_id": "pane", "steps": [

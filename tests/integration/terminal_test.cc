@@ -13,19 +13,8 @@
 namespace aetherflow::testing {
 namespace {
 
-class TerminalTest : public DaemonTest {
+class TerminalTest : public TmuxTest {
  protected:
-  void SetUp() override {
-    DaemonTest::SetUp();
-    if (!TmuxSession::Installed()) {
-      GTEST_SKIP() << "tmux is not installed (scripts/setup.sh installs it)";
-    }
-  }
-  void TearDown() override {
-    tmux_.End();
-    DaemonTest::TearDown();
-  }
-
   // Starts the client in a detached tmux session of the given size (ending
   // the one before).
   void Start(const std::string& client_args, int width, int height) {
@@ -43,8 +32,6 @@ class TerminalTest : public DaemonTest {
     }
     return widest;
   }
-
-  TmuxSession tmux_;
 };
 
 TEST_F(TerminalTest, MonitorShowsHeaderAndRowsLiveAfterResizeAndAtTheEnd) {

@@ -5,6 +5,9 @@
 
 #include <string>
 
+#include "gtest/gtest.h"
+#include "tests/integration/harness.h"
+
 namespace aetherflow::testing {
 
 // One detached tmux session "t" at a time, each on a tmux server of its own
@@ -42,6 +45,23 @@ class TmuxSession {
   std::string Tmux(const std::string& args);
 
   std::string server_;  // empty until Start, and again after End
+};
+
+// A daemon and the client in a terminal: skipped where tmux is missing.
+class TmuxTest : public DaemonTest {
+ protected:
+  void SetUp() override {
+    DaemonTest::SetUp();
+    if (!TmuxSession::Installed()) {
+      GTEST_SKIP() << "tmux is not installed (scripts/setup.sh installs it)";
+    }
+  }
+  void TearDown() override {
+    tmux_.End();
+    DaemonTest::TearDown();
+  }
+
+  TmuxSession tmux_;
 };
 
 }  // namespace aetherflow::testing
