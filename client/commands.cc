@@ -18,6 +18,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "client/apply_commands.h"
 #include "client/cli_util.h"
 #include "client/connection.h"
 #include "client/export.h"
@@ -201,8 +202,17 @@ std::vector<std::string> WouldRefuse(const GlobalOptions& global, const LoadedPl
   return lines;
 }
 
-int DryRun(const GlobalOptions& global, const LoadedPlan& loaded) {
+int DryRun(const GlobalOptions& global, const LoadedPlan& loaded,
+           const SubmitOptions& options) {
   const Plan& plan = loaded.plan;
+  const bool apply = options.apply || plan.apply;
+  const std::string project = CurrentDir();
+  std::vector<ApplyTarget> targets;
+  std::vector<std::string> apply_refusals;
+  if (apply) {
+    targets = ApplyTargets(plan, project);
+    apply_refusals = ApplyRefusals(plan, project, options.allow_dirty, options.commit);
+  }
   // The providers and prices of the user's configuration (as a user daemon
   // reads it), else the built-ins. No key is needed for a dry run.
   std::string config_path =
@@ -264,7 +274,14 @@ int DryRun(const GlobalOptions& global, const LoadedPlan& loaded) {
   std::string checked_by;
   std::vector<std::string> refusals;
   if (llm_steps > 0) refusals = WouldRefuse(global, loaded, *config, config_path, &checked_by);
-  const bool refused = !refusals.empty() && !checked_by.empty();
+  const bool refused =
+      (!refusals.empty() && !checked_by.empty()) || !apply_refusals.empty();
+  if (!apply_refusals.empty() && checked_by.empty()) {
+    refusals.insert(refusals.end(), apply_refusals.begin(), apply_refusals.end());
+    checked_by = "this shell (--apply)";
+  } else {
+    refusals.insert(refusals.end(), apply_refusals.begin(), apply_refusals.end());
+  }
   if (global.json) {
     nlohmann::json out;
     out["valid"] = true;
@@ -296,6 +313,17 @@ int DryRun(const GlobalOptions& global, const LoadedPlan& loaded) {
     // and who said so (null: not checked).
     out["would_refuse"] = refused ? refusals : std::vector<std::string>{};
     out["checked_by"] = checked_by.empty() ? nlohmann::json(nullptr) : nlohmann::json(checked_by);
+    if (apply) {
+      nlohmann::json files = nlohmann::json::array();
+      for (const ApplyTarget& t : targets) {
+        files.push_back({{"step", t.step},
+                         {"path", t.path},
+                         {"exists", t.exists},
+                         {"problem", t.problem.empty() ? nlohmann::json(nullptr)
+                                                       : nlohmann::json(t.problem)}});
+      }
+      out["apply"] = {{"project", project}, {"files", files}};
+    }
     std::cout << out.dump(2) << "\n";
     return refused ? kExitUsage : kExitOk;
   }
@@ -336,6 +364,28 @@ int DryRun(const GlobalOptions& global, const LoadedPlan& loaded) {
               << (cost ? FormatCost(true, *cost) : std::string("unknown")) << " (prices from "
               << config->source << ")\n";
   }
+  if (apply) {
+    std::cout << "Files the steps may write (--apply, project " << project << "):";
+    if (targets.empty()) std::cout << " none (no LLM step with context.files applies)";
+    std::cout << "\n";
+    std::string current;
+    std::string line;
+    for (const ApplyTarget& t : targets) {
+      if (t.step != current) {
+        if (!line.empty()) std::cout << line << "\n";
+        current = t.step;
+        line = absl::StrCat("  ", t.step, ": ");
+      } else {
+        line += ", ";
+      }
+      absl::StrAppend(&line, t.path, " (",
+                      !t.problem.empty() ? absl::StrCat("refused: ", t.problem)
+                      : t.exists         ? "exists"
+                                         : "new",
+                      ")");
+    }
+    if (!line.empty()) std::cout << line << "\n";
+  }
   if (refused) {
     std::cout << "A submit would be refused (checked by " << checked_by << "):\n";
     for (const std::string& line : refusals) std::cout << "  " << line << "\n";
@@ -345,6 +395,25 @@ int DryRun(const GlobalOptions& global, const LoadedPlan& loaded) {
   // A dry run refuses what a submit would (with its exit code), so that a
   // script that checks a plan first learns it before it submits.
   return refused ? kExitUsage : kExitOk;
+}
+
+// --apply's checks in this shell (SPEC §11): a path that may not be
+// written, a file with uncommitted changes, --commit outside git. A dry
+// run lists them with the rest instead. kExitOk when it may go ahead.
+int CheckApply(const LoadedPlan& loaded, const SubmitOptions& options) {
+  const bool apply = options.apply || loaded.plan.apply;
+  if ((options.commit || options.allow_dirty) && !apply) {
+    PrintError(absl::StrCat("aetherflow: ", options.commit ? "--commit" : "--allow-dirty",
+                            " goes with --apply (or \"apply\": true in the plan)"));
+    return kExitUsage;
+  }
+  if (!apply || options.dry_run) return kExitOk;
+  std::vector<std::string> refusals =
+      ApplyRefusals(loaded.plan, CurrentDir(), options.allow_dirty, options.commit);
+  if (refusals.empty()) return kExitOk;
+  for (const std::string& line : refusals) PrintError(absl::StrCat("aetherflow: ", line));
+  PrintError(absl::StrCat("aetherflow: ", loaded.path, " not submitted (--apply)"));
+  return kExitUsage;
 }
 
 // Submits; returns the run id, or nullopt after printing why (exit code in
@@ -370,6 +439,8 @@ std::optional<std::string> SubmitPlan(const GlobalOptions& global,
     (*request.mutable_env())[entry.substr(0, eq)] = entry.substr(eq + 1);
   }
   request.set_output_dir(Absolute(options.output_dir));
+  request.set_apply(options.apply);
+  request.set_commit(options.commit);
   pb::SubmitPlanResponse response;
   grpc::ClientContext context;
   grpc::Status status = connection->stub()->SubmitPlan(&context, request, &response);
@@ -426,7 +497,8 @@ class InterruptWatcher {
 int CmdSubmit(const GlobalOptions& global, const SubmitOptions& options) {
   std::optional<LoadedPlan> loaded = LoadPlan(options);
   if (!loaded) return kExitUsage;
-  if (options.dry_run) return DryRun(global, *loaded);
+  if (int refused = CheckApply(*loaded, options); refused != kExitOk) return refused;
+  if (options.dry_run) return DryRun(global, *loaded, options);
   std::unique_ptr<Connection> connection = Connect(global);
   if (!connection) return kExitUnreachable;
   int exit_code = kExitFailed;
@@ -496,7 +568,8 @@ static int FollowForeground(const GlobalOptions& global,
 int CmdRun(const GlobalOptions& global, const SubmitOptions& options) {
   std::optional<LoadedPlan> loaded = LoadPlan(options);
   if (!loaded) return kExitUsage;
-  if (options.dry_run) return DryRun(global, *loaded);
+  if (int refused = CheckApply(*loaded, options); refused != kExitOk) return refused;
+  if (options.dry_run) return DryRun(global, *loaded, options);
   return FollowForeground(
       global,
       [&](Connection* connection, int* exit_code) {

@@ -35,6 +35,12 @@ struct SubmitOptions {
   std::vector<std::string> command;   // `submit -- CMD ARGS`
   std::string output_dir;
   bool dry_run = false;
+  // SPEC §11: LLM steps' edits go to the project (the current directory);
+  // files with uncommitted changes may be touched; each applied step is
+  // committed to git.
+  bool apply = false;
+  bool allow_dirty = false;
+  bool commit = false;
 };
 
 int CmdSubmit(const GlobalOptions& global, const SubmitOptions& options);

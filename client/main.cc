@@ -15,6 +15,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "grpc/support/log.h"
+#include "client/apply_commands.h"
 #include "client/commands.h"
 #include "client/connection.h"
 #include "client/render.h"
@@ -140,6 +141,13 @@ int main(int argc, char** argv) {
                     "directory for LLM outputs (default: the run's folder)");
     sub->add_flag("--dry-run", submit_options.dry_run,
                   "validate and print batches; run nothing");
+    sub->add_flag("--apply", submit_options.apply,
+                  "LLM steps edit the project (this directory): SEARCH/REPLACE edits, "
+                  "checked, validated, revertible");
+    sub->add_flag("--allow-dirty", submit_options.allow_dirty,
+                  "--apply: touch files with uncommitted git changes");
+    sub->add_flag("--commit", submit_options.commit,
+                  "--apply: one git commit per applied step");
   };
   CLI::App* run = app.add_subcommand(
       "run", "submit a plan, then follow it; Ctrl-C cancels it");
@@ -217,6 +225,16 @@ int main(int argc, char** argv) {
                     "one duration: 30d (days), 12h (hours), 30m (minutes)")
       ->required();
   prune->add_option("rest", prune_rest)->group("");
+  bool diff_stat = false;
+  CLI::App* diff = app.add_subcommand(
+      "diff", "what an --apply run (or one step) changed in the project, as a unified diff");
+  add_run_or_last(diff);
+  diff->add_option("step", step, "one step's changes only");
+  diff->add_flag("--stat", diff_stat, "files and lines changed, as git diff --stat");
+  CLI::App* revert = app.add_subcommand(
+      "revert", "put back what an --apply run (or one step) changed, byte for byte");
+  add_run(revert);
+  revert->add_option("step", step, "one step's changes only");
   std::string format = "json", output;
   CLI::App* export_cmd = app.add_subcommand(
       "export", "the run's monitor state as json, csv or a Chrome/Perfetto trace");
@@ -304,6 +322,8 @@ int main(int argc, char** argv) {
   }
   if (rm->parsed()) return aetherflow::CmdRemove(global, rm_runs);
   if (prune->parsed()) return aetherflow::CmdPrune(global, older_than);
+  if (diff->parsed()) return aetherflow::CmdDiff(global, run_ref, step, diff_stat);
+  if (revert->parsed()) return aetherflow::CmdRevert(global, run_ref, step);
   if (export_cmd->parsed()) return aetherflow::CmdExport(global, run_ref, format, output);
   return aetherflow::kExitUsage;
 }

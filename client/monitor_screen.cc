@@ -184,7 +184,7 @@ Scan ScanSteps(const pb::RunSnapshot& snapshot, bool utf8) {
     if (state >= 0 && state < 8) seen[state] = true;
     if (state == pb::STEP_PENDING && step.retry_at_ms()) retrying = true;
     if ((state == pb::STEP_PENDING && !step.waiting_for().empty()) ||
-        (state == pb::STEP_RUNNING && !step.retrying().empty())) {
+        (state == pb::STEP_RUNNING && (!step.retrying().empty() || !step.phase().empty()))) {
       s.status_w = std::max(s.status_w, DisplayWidth(StepStatusLabel(step, utf8)));
     }
     s.step_w = std::max(s.step_w, TextColumns(step.id()));
@@ -620,7 +620,10 @@ Style StepStyle(const pb::Step& step) {
     case pb::STEP_COMPLETED: return Style::kCompleted;
     case pb::STEP_FAILED:
     case pb::STEP_INTERRUPTED: return Style::kFailed;
-    case pb::STEP_RUNNING: return step.retrying().empty() ? Style::kRunning : Style::kWarning;
+    case pb::STEP_RUNNING:
+      return step.retrying().empty() && step.phase().rfind("repairing", 0) != 0
+                 ? Style::kRunning
+                 : Style::kWarning;
     case pb::STEP_PENDING: return step.retry_at_ms() ? Style::kWarning : Style::kPending;
     case pb::STEP_SKIPPED:
     case pb::STEP_CANCELLED: return Style::kSkipped;

@@ -89,10 +89,19 @@ std::string StepStatusLabel(const pb::Step& step, bool utf8) {
   if (!step.retrying().empty() && step.state() == pb::STEP_RUNNING) {
     return absl::StrCat(utf8 ? "↻ Retrying" : "~ Retrying", " (", step.retrying(), ")");
   }
+  if (!step.phase().empty() && step.state() == pb::STEP_RUNNING) {
+    return PhaseLabel(step.phase(), utf8);
+  }
   if (step.state() != pb::STEP_PENDING) return StatusLabel(step.state(), utf8);
   std::string label = step.retry_at_ms() ? (utf8 ? "↻ Retrying" : "~ Retrying")
                                          : StatusLabel(pb::STEP_PENDING, utf8);
   return WithWaitingFor(std::move(label), step.waiting_for());
+}
+
+std::string PhaseLabel(const std::string& phase, bool utf8) {
+  std::string word = phase;
+  if (!word.empty() && word[0] >= 'a' && word[0] <= 'z') word[0] = static_cast<char>(word[0] - 32);
+  return absl::StrCat(utf8 ? "⟳ " : "~ ", word);
 }
 
 std::string WithWaitingFor(std::string label, const std::string& waiting_for) {
@@ -413,7 +422,11 @@ std::string RenderEventLine(const pb::Event& event, const pb::Step* found,
   // A rate limit or a retry is worth a line; other figures are not.
   bool throttled = event.kind() == pb::STEP_FIGURES && event.throttled();
   bool retrying = event.kind() == pb::STEP_FIGURES && !throttled && !event.retrying().empty();
-  if (event.kind() != pb::STEP_STATE_CHANGED && !throttled && !retrying) return "";
+  // An applying step's phase changes, and each answer's outcome, come with
+  // a message (SPEC §11); its token updates do not.
+  bool phased = event.kind() == pb::STEP_FIGURES && !throttled && !retrying &&
+                !event.phase().empty() && !event.message().empty();
+  if (event.kind() != pb::STEP_STATE_CHANGED && !throttled && !retrying && !phased) return "";
   std::string line = absl::StrCat(
       stamp, PadWidth(event.step_id(), layout.step_w, options.utf8), "  ",
       PadWidth(found ? found->type() : "", layout.type_w, options.utf8), "  ",
@@ -430,9 +443,10 @@ std::string RenderEventLine(const pb::Event& event, const pb::Step* found,
   if (retrying) {
     status = absl::StrCat(options.utf8 ? "↻ Retrying" : "~ Retrying", " (", event.retrying(), ")");
   }
+  if (phased) status = PhaseLabel(event.phase(), options.utf8);
   const std::size_t status_at = line.size();
   absl::StrAppend(&line, status);
-  if (!throttled && !retrying && event.step_state() != pb::STEP_RUNNING && found &&
+  if (!throttled && !retrying && !phased && event.step_state() != pb::STEP_RUNNING && found &&
       found->started_at_ms()) {
     absl::StrAppend(&line, " (",
                     FormatDurationMs(std::max<int64_t>(
@@ -602,6 +616,24 @@ nlohmann::json StatusJson(const pb::RunSnapshot& snapshot, int64_t now_ms) {
     s["waiting_for"] = step.waiting_for().empty() ? nlohmann::json(nullptr)
                                                   : nlohmann::json(step.waiting_for());
     s["resources"] = ResourcesJson(step);
+    // SPEC §11: an applying step's phase (null: none), each answer and
+    // what became of it, and the project files it left changed.
+    s["phase"] = step.phase().empty() ? nlohmann::json(nullptr) : nlohmann::json(step.phase());
+    nlohmann::json rounds = nlohmann::json::array();
+    for (const pb::EditRound& r : step.edit_rounds()) {
+      rounds.push_back({{"round", r.round()},
+                        {"outcome", r.outcome()},
+                        {"reason", r.reason().empty() ? nlohmann::json(nullptr)
+                                                      : nlohmann::json(r.reason())},
+                        {"files", std::vector<std::string>(r.files().begin(), r.files().end())},
+                        {"tokens", r.has_tokens() ? nlohmann::json(r.tokens())
+                                                  : nlohmann::json(nullptr)},
+                        {"cost", r.has_cost() ? nlohmann::json(r.cost())
+                                              : nlohmann::json(nullptr)}});
+    }
+    s["edit_rounds"] = std::move(rounds);
+    s["changed_files"] = std::vector<std::string>(step.changed_files().begin(),
+                                                  step.changed_files().end());
     s["message"] = step.message();
     s["description"] = step.description();
     s["dependencies"] = std::vector<std::string>(step.dependencies().begin(),

@@ -34,6 +34,10 @@ std::string StatusLabel(pb::StepState state, bool utf8);
 // step that is ready but cannot start says what it waits for (SPEC §9):
 // "○ Pending (gpu)", "↻ Retrying (a deepseek slot)".
 std::string StepStatusLabel(const pb::Step& step, bool utf8);
+
+// An applying LLM step's phase as the table shows it: "validating" ->
+// "⟳ Validating", "repairing 1/2" -> "⟳ Repairing 1/2".
+std::string PhaseLabel(const std::string& phase, bool utf8);
 // `label` followed by " (waiting_for)" unless that is empty.
 std::string WithWaitingFor(std::string label, const std::string& waiting_for);
 // The run's state for a header: "⏸ Paused" ("|| Paused" in ASCII) for a

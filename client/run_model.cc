@@ -49,6 +49,7 @@ bool RunModel::Apply(const pb::Event& event) {
         if (!event.progress().empty()) step->set_progress(event.progress());
         step->set_throttled(event.throttled());
         step->set_retrying(event.retrying());
+        step->set_phase(event.phase());
         // What a ready step waits for; empty: it no longer waits.
         step->set_waiting_for(event.waiting_for());
         if (!event.message().empty()) step->set_message(event.message());
@@ -58,6 +59,7 @@ bool RunModel::Apply(const pb::Event& event) {
       // Only a pending step waits; one that starts (or ends) no longer does.
       if (state != pb::STEP_PENDING) step->clear_waiting_for();
       step->clear_retrying();  // a new attempt, or the end of one
+      step->clear_phase();
       step->set_attempt(event.attempt());
       step->set_message(event.message());
       step->set_retry_at_ms(event.retry_at_ms());

@@ -9,9 +9,11 @@ add_library(aetherflow_daemon STATIC
   daemon/active_run.cc
   daemon/admission.cc
   daemon/caller.cc
+  daemon/check_runner.cc
   daemon/capacity.cc
   daemon/checkin_call.cc
   daemon/command_executor.cc
+  daemon/edit_step.cc
   daemon/engine.cc
   daemon/engine_requests.cc
   daemon/event_hub.cc
@@ -42,6 +44,7 @@ add_executable(aetherflowd daemon/main.cc)
 target_link_libraries(aetherflowd PRIVATE aetherflow_daemon CLI11::CLI11)
 
 add_library(aetherflow_client STATIC
+  client/apply_commands.cc
   client/checkin_commands.cc
   client/cli_util.cc
   client/commands.cc

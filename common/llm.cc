@@ -463,13 +463,22 @@ std::string BuildPrompt(const PromptInputs& in) {
 
 std::string BuildChatRequest(const std::string& model,
                              const std::string& prompt) {
-  Json request = {
-      {"model", model},
-      {"messages",
-       Json::array({{{"role", "system"}, {"content", kSystemMessage}},
-                    {{"role", "user"}, {"content", prompt}}})},
-      {"stream", false},
-  };
+  return BuildChatRequest(model, kSystemMessage, {{"user", prompt}});
+}
+
+const std::string_view kEditSystemMessage =
+    "You are a careful software engineer. Do exactly what the task asks. "
+    "Change files only as the user message says: SEARCH/REPLACE blocks for "
+    "files that exist, a fenced block of the whole content under its path "
+    "for a new file; write no other file.";
+
+std::string BuildChatRequest(const std::string& model, std::string_view system,
+                             const std::vector<ChatMessage>& conversation) {
+  Json messages = Json::array({{{"role", "system"}, {"content", std::string(system)}}});
+  for (const ChatMessage& m : conversation) {
+    messages.push_back({{"role", m.role}, {"content", m.content}});
+  }
+  Json request = {{"model", model}, {"messages", std::move(messages)}, {"stream", false}};
   return request.dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 

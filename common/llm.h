@@ -77,6 +77,20 @@ std::string BuildPrompt(const PromptInputs& inputs);
 std::string BuildChatRequest(const std::string& model,
                              const std::string& prompt);
 
+// One turn of a conversation (a step's repair rounds, SPEC §11).
+struct ChatMessage {
+  std::string role;  // "user" or "assistant"
+  std::string content;
+};
+
+// The system message for steps that edit the project (the answer format is
+// in the user message, common/edit_format.h).
+extern const std::string_view kEditSystemMessage;
+
+// As above, for a whole conversation after `system`.
+std::string BuildChatRequest(const std::string& model, std::string_view system,
+                             const std::vector<ChatMessage>& conversation);
+
 struct Usage {
   int64_t prompt_tokens = 0;  // all input tokens, cached included
   int64_t completion_tokens = 0;

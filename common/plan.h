@@ -58,7 +58,21 @@ struct StepContext {
   // `provider` when a string (another type is the user's own data, kept
   // and ignored); may be empty (see Step::provider).
   std::string provider;
+  // `auto_apply`: false keeps the step out of `--apply` (SPEC §11); any
+  // other value, or none, leaves it in.
+  bool auto_apply = true;
 };
+
+// `steps[].validate` (SPEC §11): one command, as `run` takes it (a string
+// for /bin/sh -c, or an argv).
+struct ValidateCommand {
+  std::optional<std::string> shell;
+  std::optional<std::vector<std::string>> argv;
+};
+
+// Repair rounds an applying step gets by default, and at most.
+inline constexpr int kDefaultRepairs = 2;
+inline constexpr int kMaxRepairs = 10;
 
 struct Step {
   std::string id;
@@ -81,6 +95,11 @@ struct Step {
   std::string prompt;
   StepResources resources;                      // `resources`
   StepContext context;                          // `context`
+  // LLM steps under `--apply`: checks run in the project after the edits
+  // are applied (`validate`: a string, an argv, or a list of them), and
+  // how many times a failed check goes back to the model (`repair`).
+  std::vector<ValidateCommand> validate;
+  int repair = kDefaultRepairs;
   // `watch`, validated and compiled once by ParsePlan (WatchSpecFromJson);
   // null when the step has no `watch`. Shared: copies of a Plan are cheap.
   std::shared_ptr<const WatchSpec> watch;
@@ -97,6 +116,8 @@ struct Plan {
   std::vector<Step> steps;
   std::optional<int> max_parallel;
   bool fail_fast = false;
+  // `apply`: LLM steps' edits go to the project (as `--apply`, SPEC §11).
+  bool apply = false;
   // `budget`: no new LLM step starts once the run would exceed it.
   std::optional<double> budget_cost;     // USD
   std::optional<int64_t> budget_tokens;

@@ -43,13 +43,13 @@ constexpr size_t kMaxCycleShown = 16;
 // The fields of a plan, of a step and of `budget` (SPEC §2).
 constexpr std::string_view kPlanFields[] = {
     "task_id", "description", "steps",   "max_parallel",
-    "fail_fast", "budget",    "checkin", "metadata"};
+    "fail_fast", "budget",    "checkin", "metadata", "apply"};
 constexpr std::string_view kStepFields[] = {
     "id",          "description", "type",    "prompt",
     "cwd",         "provider",    "dependencies", "validation_criteria",
     "run",         "timeout",     "retries", "env",
     "estimated_tokens", "complexity", "context", "watch",
-    "resources",   "tty"};
+    "resources",   "tty",         "validate", "repair"};
 constexpr std::string_view kBudgetFields[] = {"cost", "tokens"};
 
 // Other names people give step fields (other tools' plan formats, habit),
@@ -515,6 +515,12 @@ class PlanChecker {
         } else {
           AddProblem(key, "expected true or false");
         }
+      } else if (key == "apply") {
+        if (v.is_boolean()) {
+          plan.apply = v.get<bool>();
+        } else {
+          AddProblem(key, "expected true or false");
+        }
       } else if (key == "budget") {
         if (!v.is_object()) {
           AddProblem(key, "expected an object");
@@ -657,6 +663,14 @@ class PlanChecker {
         CheckResources(v, at(key), step.resources);
       } else if (key == "tty") {
         if (!v.is_boolean()) AddProblem(at(key), "expected true or false");
+      } else if (key == "validate") {
+        CheckValidate(v, at(key), step);
+      } else if (key == "repair") {
+        if (auto n = GetInteger(
+                v, at(key), 0, kMaxRepairs,
+                absl::StrCat("expected an integer from 0 to ", kMaxRepairs))) {
+          step.repair = static_cast<int>(*n);
+        }
       } else {
         UnknownField(key, at(FieldName(key)), at(FieldName(key)), kStepFields,
                      /*step=*/true);
@@ -746,6 +760,30 @@ class PlanChecker {
     if (ok) step.argv = v.get<std::vector<std::string>>();
   }
 
+  // `validate`: a command (a string or an argv, as `run`), or a list of
+  // them ([] and null: none). An array of strings is an argv, unless its
+  // first element has a space (["pytest -q", "ruff check ."]): no program
+  // is named so, so that is a list of shell commands.
+  void CheckValidate(const Json& v, const std::string& path, Step& step) {
+    if (v.is_null() || (v.is_array() && v.empty())) return;
+    auto one = [&](const Json& c, const std::string& where) {
+      Step probe;
+      const size_t before = problems_.size();
+      CheckRun(c, where, probe);
+      if (problems_.size() == before) step.validate.push_back({probe.shell, probe.argv});
+    };
+    bool list = false;
+    if (v.is_array()) {
+      for (const Json& e : v) list = list || !e.is_string();
+      list = list || v[0].get_ref<const std::string&>().find_first_of(" \t") != std::string::npos;
+    }
+    if (!list) {
+      one(v, path);
+      return;
+    }
+    for (size_t j = 0; j < v.size(); ++j) one(v[j], absl::StrCat(path, "[", j, "]"));
+  }
+
   // `context` is free-form: only the keys the daemon reads are checked, and
   // other keys are neither typed nor warned about (they stay in raw_json).
   void CheckContext(const Json& v, const std::string& path, StepContext& ctx) {
@@ -776,6 +814,9 @@ class PlanChecker {
         CheckPaths(value, where, &ctx.files);
       } else if (key == "input_files") {
         CheckPaths(value, where, &ctx.input_files);
+      } else if (key == "auto_apply") {
+        // The original tool's key: only an explicit false opts out.
+        ctx.auto_apply = !(value.is_boolean() && !value.get<bool>());
       }
     }
   }

@@ -62,4 +62,24 @@ bool SameProjectPath(std::string_view a, std::string_view b) {
   return na.ok() && nb.ok() && *na == *nb;
 }
 
+bool StepApplies(const Step& step, bool run_apply) {
+  return run_apply && !step.is_command() && step.context.auto_apply &&
+         !step.context.files.empty();
+}
+
+absl::StatusOr<std::vector<std::string>> WritableFiles(const Step& step) {
+  std::vector<std::string> files;
+  for (const std::string& path : step.context.files) {
+    absl::StatusOr<std::string> normal = NormalizeProjectPath(path);
+    if (!normal.ok()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("step ", step.id, " may not write ", normal.status().message()));
+    }
+    if (std::find(files.begin(), files.end(), *normal) == files.end()) {
+      files.push_back(std::move(*normal));
+    }
+  }
+  return files;
+}
+
 }  // namespace aetherflow

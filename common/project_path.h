@@ -6,8 +6,10 @@
 
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "absl/status/statusor.h"
+#include "common/plan.h"
 
 namespace aetherflow {
 
@@ -23,6 +25,15 @@ absl::StatusOr<std::string> NormalizeProjectPath(std::string_view path);
 
 // True when `a` and `b` normalise to the same path (both valid).
 bool SameProjectPath(std::string_view a, std::string_view b);
+
+// Whether `step` writes its edits to the project in a run submitted with
+// `run_apply`: an LLM step with context.files, not opted out with
+// context.auto_apply: false.
+bool StepApplies(const Step& step, bool run_apply);
+
+// The step's context.files, normalised, without repeats. InvalidArgument
+// naming the step and the first path that may not be written.
+absl::StatusOr<std::vector<std::string>> WritableFiles(const Step& step);
 
 }  // namespace aetherflow
 

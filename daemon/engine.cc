@@ -12,6 +12,7 @@
 #include "common/llm.h"
 #include "common/status_macros.h"
 #include "daemon/command_executor.h"
+#include "daemon/edit_step.h"
 #include "daemon/engine_impl.h"
 #include "daemon/llm_executor.h"
 #include "daemon/log.h"
@@ -156,6 +157,12 @@ void Engine::Impl::StartStep(ActiveRun* run, int index, const std::vector<int>& 
   launch.env.push_back("AETHERFLOW_STEP_ID=" + spec.id);
   launch.env.push_back("AETHERFLOW_ATTEMPT=" + std::to_string(step.attempt()));
   launch.env.push_back("AETHERFLOW_OUTPUT_DIR=" + r.output_dir());
+  if (!spec.is_command() && StepApplies(spec, r.apply())) {
+    launch.apply = true;
+    launch.commit = r.commit();
+    launch.project_dir = std::filesystem::path(r.cwd()).lexically_normal().string();
+    launch.record_dir = layout_.RunDir(r.id()) + "/changes/" + spec.id;
+  }
   if (spec.resources.gpu) {
     // The GPUs it holds, and no other (SPEC §9).
     launch.env.push_back("CUDA_VISIBLE_DEVICES=" + GpuList(gpus));
@@ -189,6 +196,7 @@ void Engine::Impl::StepDone(ActiveRun* run, int index, AttemptResult result, int
   if (!run->processes.empty()) run->processes[index] = {};
   run->steps[index].set_throttled(false);
   run->steps[index].clear_retrying();
+  run->steps[index].clear_phase();
   Update update = run->scheduler->StepFinished(index, result, now);
   NoteAttemptEnd(run, index, result, update);  // before Apply rewords the message
   run->Apply(update, now);
@@ -308,6 +316,22 @@ void Engine::Impl::Handle(const ExecutorEvent& event, int64_t now) {
     }
     if (figures->retrying) step.set_retrying(*figures->retrying);
     ev->set_retrying(step.retrying());
+    if (figures->phase) step.set_phase(*figures->phase);
+    ev->set_phase(step.phase());
+    if (figures->round) {
+      const EditRoundReport& report = *figures->round;
+      pb::EditRound* round = step.add_edit_rounds();
+      round->set_round(report.round);
+      round->set_outcome(report.outcome);
+      round->set_reason(report.reason);
+      for (const std::string& file : report.files) round->add_files(file);
+      if (report.tokens) round->set_tokens(*report.tokens);
+      if (report.cost) round->set_cost(*report.cost);
+    }
+    if (figures->changed_files) {
+      step.clear_changed_files();
+      for (const std::string& file : *figures->changed_files) step.add_changed_files(file);
+    }
     if (step.has_tokens()) ev->set_tokens(step.tokens());
     if (step.has_cost()) ev->set_cost(step.cost());
     ev->set_progress(step.progress());
@@ -538,6 +562,14 @@ void Engine::Delete(std::vector<std::string> ids, int64_t finished_before_ms,
         impl->DoDelete(std::move(ids), finished_before_ms, owner, done);
       },
       [done] { done({}, {"aetherflowd is stopping"}); });
+}
+
+void Engine::Changes(std::string run_id, std::string step_id, bool revert,
+                     ChangesCallback done) {
+  impl_->Post(
+      [impl = impl_.get(), run_id = std::move(run_id), step_id = std::move(step_id), revert,
+       done]() mutable { impl->DoChanges(run_id, step_id, revert, std::move(done)); },
+      [done] { done(absl::UnavailableError("aetherflowd is stopping")); });
 }
 
 void Engine::Ping(std::function<void()> done) { impl_->Post(std::move(done), [] {}); }

@@ -67,6 +67,9 @@ struct SubmitRequest {
   // Only check the plan as a submit would (submit --dry-run): the answer
   // is an empty run id, or the refusal; nothing is stored.
   bool check_only = false;
+  // SPEC §11: --apply (the plan's "apply": true also applies) and --commit.
+  bool apply = false;
+  bool commit = false;
 };
 
 struct SubmitResult {
@@ -116,6 +119,12 @@ class Engine {
   // `owner`: whose old runs an age-based delete considers (nullopt: all).
   void Delete(std::vector<std::string> ids, int64_t finished_before_ms,
               std::optional<uint32_t> owner, DeleteCallback done);
+
+  // What an applying run (ids already resolved) changed in its project,
+  // one step's or every step's (SPEC §11); with `revert`, puts it back
+  // (refused while the run is executing). NotFound for an unknown step.
+  using ChangesCallback = std::function<void(absl::StatusOr<pb::DiffRunResponse>)>;
+  void Changes(std::string run_id, std::string step_id, bool revert, ChangesCallback done);
 
   // Calls `done` on the engine thread once it gets to this request (proof
   // of life for systemd's watchdog); never, if the engine is stuck or

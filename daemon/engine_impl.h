@@ -70,6 +70,8 @@ class Engine::Impl {
                 SnapshotCallback done);
   void DoDelete(std::vector<std::string> ids, int64_t finished_before_ms,
                 std::optional<uint32_t> owner, DeleteCallback done);
+  void DoChanges(const std::string& run_id, const std::string& step_id, bool revert,
+                 ChangesCallback done);
   void DoSync(std::function<void()> done) { journal_.AfterCommit(std::move(done)); }
   void SetConfig(Config config, std::optional<Capacity> capacity);
   // Replies with the run as committed, read on the worker: a 10,000-step

@@ -7,11 +7,14 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_format.h"
 #include "common/plan_parser.h"
 #include "common/secrets.h"
+#include "daemon/edit_step.h"
 #include "daemon/engine_impl.h"
 #include "daemon/log.h"
+#include "daemon/project_writer.h"
 #include "daemon/proto_states.h"
 #include "daemon/submit_check.h"
 
@@ -52,6 +55,19 @@ void Engine::Impl::Submit(SubmitRequest request, SubmitCallback done) {
                                                options_.config_path);
         !checked.ok()) {
       return done(checked);
+    }
+    if (request.apply || plan->apply) {
+      // A path that leaves the project is refused now, not at the step.
+      std::vector<std::string> problems;
+      for (const Step& step : plan->steps) {
+        if (!StepApplies(step, true)) continue;
+        if (absl::StatusOr<std::vector<std::string>> files = WritableFiles(step); !files.ok()) {
+          problems.push_back(absl::StrCat(request.plan_path, ": ", files.status().message()));
+        }
+      }
+      if (!problems.empty()) {
+        return done(absl::InvalidArgumentError(absl::StrJoin(problems, "\n")));
+      }
     }
     if (request.check_only) {
       SubmitResult result;
@@ -99,6 +115,8 @@ void Engine::Impl::DoSubmit(SubmitRequest request, Plan plan, SubmitCallback don
   run->set_plan_path(request.plan_path);
   run->set_cwd(request.cwd);
   if (request.umask) run->set_umask(*request.umask);
+  run->set_apply(request.apply || plan.apply);
+  run->set_commit(run->apply() && request.commit);
   RunSource source;
   source.plan_json = plan.source;
   source.env = WithoutSecrets(request.env);
@@ -232,6 +250,68 @@ void Engine::Impl::DoResume(const std::string& run_id,
   LogInfo(absl::StrCat("run ", run_id, " resumed"));
   raw->MaybeFinish(now);
   ReplyWithRun(run_id, std::move(done));
+}
+
+void Engine::Impl::DoChanges(const std::string& run_id, const std::string& step_id,
+                             bool revert, ChangesCallback done) {
+  auto it = active_.find(run_id);
+  if (revert && it != active_.end() && !it->second->final()) {
+    return done(absl::FailedPreconditionError(absl::StrCat(
+        "run ", run_id, " is still running; cancel it or wait for its end first")));
+  }
+  // The files are read (and put back) on the worker, as the run's owner.
+  worker_.Post([this, run_id, step_id, revert, done = std::move(done)] {
+    absl::StatusOr<pb::RunSnapshot> snapshot = store_->GetRun(run_id);
+    if (!snapshot.ok()) return done(snapshot.status());
+    std::vector<const pb::Step*> steps;
+    for (const pb::Step& step : snapshot->steps()) {
+      if (step_id.empty() || step.id() == step_id) steps.push_back(&step);
+    }
+    if (steps.empty()) {
+      return done(absl::NotFoundError(
+          absl::StrCat("run ", run_id, " has no step \"", step_id, "\"")));
+    }
+    // Reverted latest first: a later step's edits sit on an earlier one's.
+    if (revert) {
+      std::stable_sort(steps.begin(), steps.end(), [](const pb::Step* a, const pb::Step* b) {
+        return a->finished_at_ms() > b->finished_at_ms();
+      });
+    }
+    pb::DiffRunResponse response;
+    response.set_run_id(run_id);
+    response.set_project_dir(snapshot->run().cwd());
+    for (const pb::Step* step : steps) {
+      const std::string record = layout_.RunDir(run_id) + "/changes/" + step->id();
+      std::error_code error;
+      if (!std::filesystem::is_directory(record, error)) continue;
+      ProjectWriter::Options options;
+      options.project_dir = snapshot->run().cwd();
+      options.record_dir = record;
+      options.credentials = ActAs(snapshot->run());
+      if (snapshot->run().has_umask()) options.umask = snapshot->run().umask();
+      ProjectWriter writer(std::move(options));
+      absl::StatusOr<std::vector<ProjectWriter::Change>> changes = writer.Changes();
+      if (!changes.ok()) return done(changes.status());
+      if (revert && !changes->empty()) {
+        if (absl::Status reverted = writer.Revert(); !reverted.ok()) {
+          std::string message = absl::StrCat("step ", step->id(), ": ", reverted.message());
+          if (response.changes_size() > 0) {
+            absl::StrAppend(&message, " (", response.changes_size(),
+                            " files of later steps were put back)");
+          }
+          return done(absl::FailedPreconditionError(message));
+        }
+      }
+      for (ProjectWriter::Change& change : *changes) {
+        pb::FileChange* out = response.add_changes();
+        out->set_step_id(step->id());
+        out->set_path(change.path);
+        if (change.before) out->set_before(std::move(*change.before));
+        if (change.now) out->set_now(std::move(*change.now));
+      }
+    }
+    done(std::move(response));
+  });
 }
 
 void Engine::Impl::DoDelete(std::vector<std::string> ids, int64_t finished_before_ms,

@@ -1,12 +1,18 @@
 // LLM steps: prompt files read and answers written on a worker thread (with
 // the submitter's rights), requests over libcurl (LlmRunner), and HTTP
-// retries on 429/5xx with back-off and Retry-After. Provider slots and
+// retries on 429/5xx with back-off and Retry-After. A step that applies its
+// edits to the project (SPEC §11) goes round: answer -> apply (atomic, with
+// syntax checks; daemon/edit_step.h) -> its `validate` commands
+// (CheckRunner) -> with --commit, git; a failed round is rolled back and,
+// while `repair` rounds are left, sent back to the model in the same
+// conversation. Provider slots and
 // same-file locks are the scheduler's (daemon/admission.h): a step reaches
 // this executor only once it holds them, so its timeout runs only while its
 // request is being prepared, sent or retried.
 #ifndef AETHERFLOW_DAEMON_LLM_EXECUTOR_H_
 #define AETHERFLOW_DAEMON_LLM_EXECUTOR_H_
 
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -16,6 +22,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "daemon/check_runner.h"
+#include "daemon/edit_step.h"
 #include "daemon/llm_runner.h"
 #include "daemon/llm_steps.h"
 #include "daemon/step_executor.h"
@@ -40,6 +48,21 @@ class LlmExecutor final : public StepExecutor {
   void StopAll() override;
 
  private:
+  // An applying step's rounds. Touched by the worker only while the call
+  // is busy, by the engine thread otherwise.
+  struct Edit {
+    std::unique_ptr<ProjectWriter> writer;
+    std::vector<ProjectFile> files;         // as read, before any round
+    std::vector<ChatMessage> conversation;  // user / assistant turns
+    int round = 0;                          // answers so far
+    std::optional<int64_t> tokens;          // this round's answer
+    std::optional<double> cost;
+    RoundResult result;                     // this round's
+    std::size_t next_check = 0;             // validate command to run next
+    int64_t check_offset = 0;               // where its output starts in the log
+    std::string check_name;                 // "`pytest -q`"
+    enum class Stage { kNone, kCheck, kGitAdd, kGitCommit } stage = Stage::kNone;
+  };
   struct Call {
     StepLaunch launch;
     LlmRequest request;
@@ -47,6 +70,7 @@ class LlmExecutor final : public StepExecutor {
     bool in_runner = false;   // a request is out
     bool busy = false;        // a job of it is on the worker
     bool stop = false;        // Stop() was called
+    std::shared_ptr<Edit> edit;  // null: the step does not apply
   };
   // What the worker hands back.
   struct Prepared {
@@ -57,9 +81,27 @@ class LlmExecutor final : public StepExecutor {
     int64_t key;
     LlmOutcome outcome;
   };
+  // An applied round undone on the worker (a check failed, or a stop).
+  struct Undone {
+    int64_t key;
+    absl::Status status;   // of the rollback
+    std::string feedback;  // the failed check's output, for the model
+  };
 
   void Send(Call& call);
   void End(int64_t key, StepEnded ended, std::vector<ExecutorEvent>* out);
+  // The edit rounds (engine thread).
+  void AfterRound(Call& call, std::vector<ExecutorEvent>* out);
+  void Repair(Call& call, const std::string& feedback, std::vector<ExecutorEvent>* out);
+  void StartCheck(Call& call, std::vector<ExecutorEvent>* out);
+  void StartGit(Call& call, std::vector<std::string> args, std::string title);
+  void CheckDone(const CheckRunner::Done& done, std::vector<ExecutorEvent>* out);
+  void Finish(Call& call, std::vector<ExecutorEvent>* out);
+  void Undo(Call& call, std::string feedback_log_from);
+  void ReportRound(Call& call, std::string outcome, std::string reason,
+                   std::vector<ExecutorEvent>* out);
+  void SetPhase(Call& call, std::string phase, std::string message,
+                std::vector<ExecutorEvent>* out);
 
   std::function<void()> wakeup_;
   Getenv getenv_;
@@ -69,10 +111,16 @@ class LlmExecutor final : public StepExecutor {
   std::mutex mu_;
   std::vector<Prepared> prepared_;  // guarded by mu_
   std::vector<Handled> handled_;    // guarded by mu_
+  std::vector<Undone> undone_;      // guarded by mu_
+  // --commit: one git commit at a time (git's index lock); the key
+  // committing, and those waiting in order.
+  int64_t committing_ = 0;
+  std::deque<int64_t> commit_queue_;
   // Declared last: destroyed first, so that no job or response outlives
   // what it reports to.
   std::unique_ptr<Worker> worker_;
   std::unique_ptr<LlmRunner> http_;
+  std::unique_ptr<CheckRunner> checks_;
 };
 
 }  // namespace aetherflow

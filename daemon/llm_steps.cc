@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "common/llm.h"
+#include "daemon/edit_step.h"
 
 namespace aetherflow {
 namespace {
@@ -106,10 +107,46 @@ absl::StatusOr<LlmRequest> PrepareLlmRequest(const Step& step,
   return request;
 }
 
+absl::StatusOr<LlmRequest> PrepareEditRequest(const Step& step,
+                                              const std::vector<std::string>& dependencies,
+                                              const std::string& cwd,
+                                              const std::string& output_dir,
+                                              const ProviderConfig& provider,
+                                              const std::string& api_key, int64_t key,
+                                              const std::vector<ProjectFile>& files,
+                                              std::vector<ChatMessage>* conversation) {
+  absl::StatusOr<PromptInputs> inputs = PromptInputsFromStep(step);
+  if (!inputs.ok()) return inputs.status();
+  for (PromptFile& file : inputs->files) {
+    if (!file.input_only) continue;  // shown from `files`
+    std::optional<std::string> text = ReadSmall(std::filesystem::path(cwd) / file.path);
+    if (!text) {
+      absl::StatusOr<std::string> in_output = SafeJoin(output_dir, file.path);
+      if (in_output.ok()) text = ReadSmall(*in_output);
+    }
+    if (text) file.content = std::move(*text);
+  }
+  for (const std::string& dep : dependencies) {
+    if (std::optional<std::string> answer = ReadSmall(output_dir + "/" + dep + ".md")) {
+      inputs->dependency_outputs.emplace_back(dep, std::move(*answer));
+    }
+  }
+  conversation->push_back({"user", BuildApplyPrompt(std::move(*inputs), files)});
+  LlmRequest request;
+  request.key = key;
+  std::string base = provider.base_url;
+  while (!base.empty() && base.back() == '/') base.pop_back();
+  request.url = base + "/chat/completions";
+  request.api_key = api_key;
+  request.body = BuildChatRequest(provider.model, kEditSystemMessage, *conversation);
+  request.timeout_ms = provider.timeout_ms;
+  return request;
+}
+
 LlmOutcome HandleLlmResponse(const LlmResponse& response, const Step& step,
                              const std::string& output_dir,
                              const ProviderConfig& provider, int http_attempt,
-                             int64_t now_ms, std::optional<mode_t> umask) {
+                             int64_t now_ms, std::optional<mode_t> umask, bool edits) {
   LlmOutcome outcome;
   if (response.cancelled) {
     outcome.kind = LlmOutcome::Kind::kCancelled;
@@ -155,6 +192,16 @@ LlmOutcome HandleLlmResponse(const LlmResponse& response, const Step& step,
   }  // else both unknown: never a made-up zero
   absl::Status written =
       WriteFile(output_dir + "/" + step.id + ".md", completion->text, umask);
+  if (edits) {
+    if (!written.ok()) {
+      outcome.kind = LlmOutcome::Kind::kFailed;
+      outcome.message = std::string(written.message());
+      return outcome;
+    }
+    outcome.kind = LlmOutcome::Kind::kSucceeded;
+    outcome.text = std::move(completion->text);
+    return outcome;
+  }
   absl::StatusOr<PromptInputs> inputs = PromptInputsFromStep(step);
   std::vector<std::string> files;
   if (inputs.ok()) {

@@ -16,7 +16,9 @@
 #include "absl/status/statusor.h"
 #include "common/config.h"
 #include "common/plan.h"
+#include "common/llm.h"
 #include "daemon/llm_runner.h"
+#include "daemon/project_writer.h"
 
 namespace aetherflow {
 
@@ -30,6 +32,18 @@ absl::StatusOr<LlmRequest> PrepareLlmRequest(const Step& step,
                                              const ProviderConfig& provider,
                                              const std::string& api_key, int64_t key);
 
+// As PrepareLlmRequest, for a step that edits the project (SPEC §11):
+// the request's one user message, also appended to `conversation`, is
+// BuildApplyPrompt with `files` as the caller read them from the project.
+absl::StatusOr<LlmRequest> PrepareEditRequest(const Step& step,
+                                              const std::vector<std::string>& dependencies,
+                                              const std::string& cwd,
+                                              const std::string& output_dir,
+                                              const ProviderConfig& provider,
+                                              const std::string& api_key, int64_t key,
+                                              const std::vector<ProjectFile>& files,
+                                              std::vector<ChatMessage>* conversation);
+
 // What one answer means for its step.
 struct LlmOutcome {
   enum class Kind { kSucceeded, kRetry, kFailed, kCancelled } kind = Kind::kFailed;
@@ -40,18 +54,23 @@ struct LlmOutcome {
   bool throttled = false;               // a 429
   // With kRetry: why, in a few words ("connection refused", "HTTP 503").
   std::string retry_reason;
+  // With kSucceeded: the answer's text.
+  std::string text;
 };
 
 // Interprets `response` for `step` (attempt `http_attempt` of this step
 // attempt, 1-based; retries stop after kMaxHttpAttempts). On success writes
 // the outputs, with the submitter's `umask` when given (the daemon's
-// otherwise); a failure to write them fails the step.
+// otherwise); a failure to write them fails the step. With `edits` (a step
+// that applies), only the answer is written (<output>/<step>.md, the
+// latest answer): its code goes to the project, not the output folder.
 inline constexpr int kMaxHttpAttempts = 6;
 LlmOutcome HandleLlmResponse(const LlmResponse& response, const Step& step,
                              const std::string& output_dir,
                              const ProviderConfig& provider, int http_attempt,
                              int64_t now_ms,
-                             std::optional<mode_t> umask = std::nullopt);
+                             std::optional<mode_t> umask = std::nullopt,
+                             bool edits = false);
 
 }  // namespace aetherflow
 

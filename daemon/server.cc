@@ -574,6 +574,8 @@ class Service final
     submit.output_dir = request->output_dir();
     if (request->has_umask()) submit.umask = request->umask();
     submit.check_only = check_only;
+    submit.apply = request->apply();
+    submit.commit = request->commit();
     engine_->Submit(std::move(submit), [reactor, response](
                                            absl::StatusOr<SubmitResult> result) {
       if (!result.ok()) return reactor->Finish(ToGrpcStatus(result.status()));
@@ -785,7 +787,45 @@ class Service final
     return reactor;
   }
 
+  grpc::ServerUnaryReactor* DiffRun(grpc::CallbackServerContext* context,
+                                    const pb::DiffRunRequest* request,
+                                    pb::DiffRunResponse* response) override {
+    return Changes(context, request->run_id(), request->step_id(), /*revert=*/false,
+                   [response](pb::DiffRunResponse r) { *response = std::move(r); });
+  }
+
+  grpc::ServerUnaryReactor* RevertRun(grpc::CallbackServerContext* context,
+                                      const pb::RevertRunRequest* request,
+                                      pb::RevertRunResponse* response) override {
+    return Changes(context, request->run_id(), request->step_id(), /*revert=*/true,
+                   [response](pb::DiffRunResponse r) {
+                     response->set_run_id(r.run_id());
+                     for (pb::FileChange& c : *r.mutable_changes()) {
+                       *response->add_reverted() = std::move(c);
+                     }
+                   });
+  }
+
  private:
+  grpc::ServerUnaryReactor* Changes(grpc::CallbackServerContext* context,
+                                    const std::string& run_ref, const std::string& step_id,
+                                    bool revert,
+                                    std::function<void(pb::DiffRunResponse)> fill) {
+    absl::StatusOr<Caller> caller = resolver_.Resolve(*context);
+    if (!caller.ok()) return FinishNow(context, caller.status());
+    absl::StatusOr<std::string> id = Resolve(*caller, run_ref);
+    if (!id.ok()) return FinishNow(context, id.status());
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    engine_->Changes(*id, step_id, revert,
+                     [reactor, fill = std::move(fill)](
+                         absl::StatusOr<pb::DiffRunResponse> result) {
+                       if (!result.ok()) return reactor->Finish(ToGrpcStatus(result.status()));
+                       fill(std::move(*result));
+                       reactor->Finish(grpc::Status::OK);
+                     });
+    return reactor;
+  }
+
   // A run of the caller's (any run, for root): others' runs do not exist
   // for them, so that not even their ids leak.
   absl::StatusOr<std::string> Resolve(const Caller& caller, const std::string& ref) {

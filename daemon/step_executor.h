@@ -43,6 +43,23 @@ struct StepLaunch {
   // LLM steps: the provider, with its config as of the start.
   std::string provider;
   ProviderConfig provider_config;
+  // LLM steps that change the project (SPEC §11): the project (the
+  // directory the run was submitted from), where the step keeps its
+  // pre-images, and whether each applied step is committed to git.
+  bool apply = false;
+  bool commit = false;
+  std::string project_dir;
+  std::string record_dir;
+};
+
+// One answer of an applying step and what became of it (pb::EditRound).
+struct EditRoundReport {
+  int round = 0;
+  std::string outcome;
+  std::string reason;
+  std::vector<std::string> files;
+  std::optional<int64_t> tokens;
+  std::optional<double> cost;
 };
 
 // The step's process exists: its identity is persisted so that a restarted
@@ -68,6 +85,11 @@ struct StepFigures {
   // the attempt ends; "" when it no longer retries.
   std::optional<std::string> retrying;
   std::string message;            // shown with the figures ("asking again")
+  // An applying LLM step: its phase ("validating", "repairing 1/2"; ""
+  // when none), a round that ended, and the files it left changed.
+  std::optional<std::string> phase;
+  std::optional<EditRoundReport> round;
+  std::optional<std::vector<std::string>> changed_files;
 };
 
 // The step wrote output (log followers may wake up).
