@@ -16,8 +16,9 @@ packages=(
   # tests and benchmarks: terminal tests, DB inspection, the ninja baseline,
   # pgrep/pkill (procps), the test certificates (openssl)
   tmux sqlite3 python3 bc procps openssl
-  # the YAML syntax check of files LLM steps write (PyYAML)
-  python3-yaml
+  # the YAML syntax check of files LLM steps write (PyYAML); git, which
+  # --apply asks about uncommitted files and --commit commits with
+  python3-yaml git
   # the system's CA roots, which a TLS client without --tls-ca trusts; only
   # suggested by openssl and recommended by libcurl, so --no-install-recommends
   # leaves them out of a minimal system

@@ -53,6 +53,9 @@ struct Rule {
   std::optional<std::string> content;
   int64_t cached_tokens = 0;
   std::optional<int64_t> latency_ms;
+  // Before answering: create HOLD.waiting, then wait (up to 60 s) until
+  // the file HOLD exists, so that a test can act while a request is out.
+  std::string hold_until;
   bool fired = false;
 };
 
@@ -360,6 +363,12 @@ Response Completion(const Request& req) {
   const int64_t latency =
       rule && rule->latency_ms ? *rule->latency_ms : g_opt.latency_ms;
   if (latency > 0) std::this_thread::sleep_for(milliseconds(latency));
+  if (rule && !rule->hold_until.empty()) {
+    std::ofstream(rule->hold_until + ".waiting") << n << "\n";
+    for (int i = 0; i < 6000 && !std::ifstream(rule->hold_until).good(); ++i) {
+      std::this_thread::sleep_for(milliseconds(10));
+    }
+  }
   if (rule) r.retry_after = rule->retry_after;
   if (rule && rule->status != 200) {
     return answer(rule->status,
@@ -481,6 +490,7 @@ void LoadScript(const std::string& path) {
       if (j.contains("match")) r.match = j["match"];
       if (j.contains("content")) r.content = j["content"];
       if (j.contains("latency_ms")) r.latency_ms = j["latency_ms"];
+      if (j.contains("hold_until")) r.hold_until = j["hold_until"];
       r.status = j.value("status", 200);
       r.cached_tokens = j.value("cached_tokens", int64_t{0});
       if (j.contains("retry_after")) {  // "1" or 1
