@@ -7,13 +7,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <condition_variable>
 #include <cstdlib>
+#include <mutex>
 #include <filesystem>
 #include <fstream>
 #include <string>
 
 #include "benchmark/benchmark.h"
 #include "common/edit_format.h"
+#include "daemon/check_runner.h"
+#include "daemon/edit_step.h"
 #include "daemon/project_writer.h"
 #include "daemon/syntax_check.h"
 
@@ -123,14 +127,49 @@ void BM_AnswerToAppliedTmpfs(benchmark::State& state) {
 }
 BENCHMARK(BM_AnswerToAppliedTmpfs)->Unit(benchmark::kMillisecond);
 
-// The whole path, with the python3 syntax check and a no-op validate.
+// The daemon's own path (daemon/edit_step.h, daemon/check_runner.h): the
+// files read through the writer, the prompt, ApplyAnswer (parse, apply,
+// atomic write with pre-image, python3 syntax check), then a no-op
+// `validate` (/bin/true) run by the CheckRunner as steps' checks are.
 void BM_AnswerToAppliedAndValidated(benchmark::State& state) {
   Project project;
   const std::string answer = Answer();
+  std::mutex mu;
+  std::condition_variable cv;
+  bool woken = false;
+  CheckRunner checks([&] {
+    std::lock_guard<std::mutex> lock(mu);
+    woken = true;
+    cv.notify_one();
+  });
   int64_t n = 0;
   for (auto _ : state) {
     ProjectWriter writer(project.Options(++n));
-    Attempt(writer, answer, true, state);
+    absl::StatusOr<std::vector<ProjectFile>> files = ReadWritableFiles(writer, {"src/big.py"});
+    PromptInputs inputs;
+    inputs.description = "Change three functions";
+    benchmark::DoNotOptimize(BuildApplyPrompt(inputs, *files));
+    RoundResult round = ApplyAnswer(writer, answer, *files);
+    if (round.outcome != "applied") {
+      state.SkipWithError(round.reason.c_str());
+      return;
+    }
+    LaunchSpec spec;
+    spec.key = n;
+    spec.argv = {"/bin/true"};
+    spec.cwd = "/";
+    spec.log_path = "/dev/null";
+    checks.Start(std::move(spec));
+    for (bool done = false; !done;) {
+      std::unique_lock<std::mutex> lock(mu);
+      cv.wait(lock, [&] { return woken; });
+      woken = false;
+      lock.unlock();
+      for (const CheckRunner::Done& d : checks.Take()) done |= d.key == n;
+    }
+    state.PauseTiming();
+    (void)writer.Rollback(*round.applied);
+    state.ResumeTiming();
   }
 }
 BENCHMARK(BM_AnswerToAppliedAndValidated)->Unit(benchmark::kMillisecond);

@@ -17,6 +17,7 @@
 #include "absl/strings/str_split.h"
 #include "common/log_analysis.h"
 #include "common/plan.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
 namespace aetherflow {
@@ -935,6 +936,58 @@ TEST(PlanParserNearMissTest, EveryGoodPlanStillLoads) {
     SCOPED_TRACE(entry.path().filename().string());
     MustLoad("original/" + entry.path().filename().string());
   }
+}
+
+}  // namespace
+}  // namespace aetherflow
+
+// ---------------------------------------------------------------- SPEC §11
+
+namespace aetherflow {
+namespace {
+
+using ::testing::HasSubstr;
+
+TEST(PlanApplyTest, ApplyValidateRepairAndAutoApplyAreRead) {
+  Plan plan = MustParse(R"({"apply": true, "steps": [
+    {"id": "a", "description": "x", "validate": "pytest -q", "repair": 0,
+     "context": {"files": ["a.py"], "auto_apply": false}},
+    {"id": "b", "description": "x", "validate": ["python3", "-m", "unittest"]},
+    {"id": "c", "description": "x", "validate": ["pytest -q", "ruff check ."]},
+    {"id": "d", "description": "x", "validate": [["make", "test"], "true"]},
+    {"id": "e", "description": "x", "validate": [], "context": {"auto_apply": "yes"}}]})");
+  EXPECT_TRUE(plan.apply);
+  ASSERT_EQ(plan.steps.size(), 5u);
+  const Step& a = plan.steps[0];
+  ASSERT_EQ(a.validate.size(), 1u);
+  EXPECT_EQ(a.validate[0].shell, "pytest -q");
+  EXPECT_EQ(a.repair, 0);
+  EXPECT_FALSE(a.context.auto_apply);
+  const Step& b = plan.steps[1];
+  ASSERT_EQ(b.validate.size(), 1u) << "an array of words is an argv";
+  EXPECT_EQ(b.validate[0].argv, (std::vector<std::string>{"python3", "-m", "unittest"}));
+  EXPECT_EQ(b.repair, kDefaultRepairs);
+  const Step& c = plan.steps[2];
+  ASSERT_EQ(c.validate.size(), 2u) << "commands with spaces are a list";
+  EXPECT_EQ(c.validate[1].shell, "ruff check .");
+  const Step& d = plan.steps[3];
+  ASSERT_EQ(d.validate.size(), 2u);
+  EXPECT_EQ(d.validate[0].argv, (std::vector<std::string>{"make", "test"}));
+  EXPECT_EQ(d.validate[1].shell, "true");
+  EXPECT_TRUE(plan.steps[4].validate.empty());
+  EXPECT_TRUE(plan.steps[4].context.auto_apply) << "only an explicit false opts out";
+  EXPECT_FALSE(MustParse(R"({"steps": [{"id": "a", "run": "true"}]})").apply);
+}
+
+TEST(PlanApplyTest, BadApplyFieldsAreProblemsNamingTheField) {
+  EXPECT_THAT(ErrorText(R"({"apply": "yes", "steps": [{"id": "a", "run": "true"}]})"),
+              HasSubstr("apply: expected true or false"));
+  EXPECT_THAT(ErrorText(R"({"steps": [{"id": "a", "description": "x", "repair": 11}]})"),
+              HasSubstr("steps[0].repair: expected an integer from 0 to 10"));
+  EXPECT_THAT(ErrorText(R"({"steps": [{"id": "a", "description": "x", "validate": 3}]})"),
+              HasSubstr("steps[0].validate"));
+  EXPECT_THAT(ErrorText(R"({"steps": [{"id": "a", "description": "x", "validate": [""]}]})"),
+              HasSubstr("steps[0].validate"));
 }
 
 }  // namespace
