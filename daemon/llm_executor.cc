@@ -71,6 +71,16 @@ absl::Status LlmExecutor::Start(const StepLaunch& launch) {
         if (absl::Status recovered = edit->writer->Recover(); !recovered.ok()) {
           return recovered;
         }
+        // A round a stopped daemon left applied and unchecked (kill -9
+        // while it validated) is not the step's result: an attempt starts
+        // from the files as they were before the step.
+        absl::StatusOr<std::vector<ProjectWriter::Change>> left = edit->writer->Changes();
+        if (!left.ok()) return left.status();
+        if (!left->empty()) {
+          if (absl::Status reverted = edit->writer->Revert(); !reverted.ok()) {
+            return reverted;
+          }
+        }
         absl::StatusOr<std::vector<std::string>> files = WritableFiles(*launch.step);
         if (!files.ok()) return files.status();
         absl::StatusOr<std::vector<ProjectFile>> read = ReadWritableFiles(*edit->writer, *files);
