@@ -352,5 +352,35 @@ TEST_F(McpTest, ADaemonThatIsDownGivesTheCliMessage) {
   EXPECT_EQ(Text(check) + "\n", cli.err);
 }
 
+// The official TypeScript SDK (tests/mcp/sdk_client.cjs) as the client:
+// list tools, a crash, a new best, a cancelled check_in, a wait_s of 1000.
+TEST_F(McpTest, TheOfficialTypeScriptSdkDrivesTheCheckInLoop) {
+  const std::string modules = std::string(AETHERFLOW_MCP_SDK_DIR) + "/node_modules";
+  ASSERT_TRUE(std::filesystem::exists(modules + "/@modelcontextprotocol/sdk/package.json"))
+      << "the MCP SDK is not installed in " << modules << ": run scripts/setup.sh";
+  const std::string work = dir_ + "/agent";
+  std::filesystem::create_directories(work);
+  const std::string out = dir_ + "/sdk.out", err = dir_ + "/sdk.err";
+  pid_t pid = ::fork();
+  if (pid == 0) {
+    int out_fd = ::open(out.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    int err_fd = ::open(err.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    ::dup2(out_fd, 1);
+    ::dup2(err_fd, 2);
+    ::setenv("NODE_PATH", modules.c_str(), 1);
+    const std::string script = std::string(AETHERFLOW_SOURCE_DIR) + "/tests/mcp/sdk_client.cjs";
+    const std::string binary = BinDir() + "/aetherflow";
+    ::execlp("node", "node", script.c_str(), binary.c_str(), socket_.c_str(), work.c_str(),
+             static_cast<char*>(nullptr));
+    ::_exit(127);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(pid, &status, 0), pid);
+  const std::string output = ReadFile(out), errors = ReadFile(err);
+  ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0)
+      << "node exited " << status << "\n" << output << errors;
+  EXPECT_NE(output.find("sdk test: all checks passed"), std::string::npos) << output;
+}
+
 }  // namespace
 }  // namespace aetherflow::testing
