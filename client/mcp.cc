@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
@@ -430,8 +431,10 @@ Tool CheckInTool(ClientApi* api, McpSession* session) {
       {"required", {"verdict", "run"}}};
   tool.handler = [api, session](const json& arguments, CallContext& call) -> ToolResult {
     const std::string ref = arguments["run"].get<std::string>();
+    // A number, checked >= 0 by the schema; bounded before it becomes an
+    // integer (1e300 is an integer to JSON Schema).
     int64_t asked = arguments.contains("wait_s")
-                        ? static_cast<int64_t>(arguments["wait_s"].get<double>())
+                        ? static_cast<int64_t>(std::min(arguments["wait_s"].get<double>(), 1e12))
                         : kMcpDefaultWaitS;
     std::string note;
     if (asked > kMcpMaxWaitS) {

@@ -277,6 +277,23 @@ TEST_F(McpServerTest, AnIdStillRunningIsRefusedAndShutdownCancelsWhatRuns) {
             kInternalError);
 }
 
+TEST(McpServerLimitTest, CallsBeyondTheLimitAreRefusedNotQueued) {
+  bool cancelled = false;
+  Outbox outbox;
+  Server server({"aetherflow", "0.1.0", ""}, {EchoTool(), WaitTool(&cancelled)}, outbox.writer(),
+                /*max_pending=*/1);
+  server.HandleLine(Request(1, "tools/call", {{"name", "wait"}}));
+  server.HandleLine(Request(2, "tools/call", {{"name", "echo"}, {"arguments", {{"text", "x"}}}}));
+  json refused = outbox.Wait(1);
+  EXPECT_EQ(refused["id"], 2);
+  EXPECT_EQ(refused["error"]["code"], kInternalError);
+  server.HandleLine(
+      R"({"jsonrpc": "2.0", "method": "notifications/cancelled", "params": {"requestId": 1}})");
+  server.WaitIdle();
+  server.HandleLine(Request(3, "tools/call", {{"name", "echo"}, {"arguments", {{"text", "x"}}}}));
+  EXPECT_EQ(outbox.Wait(2)["result"]["isError"], false) << "room again once it ended";
+}
+
 TEST(McpServeFdTest, ReadsLinesUntilTheEndOfInputThenShutsDown) {
   bool cancelled = false;
   Outbox outbox;

@@ -265,6 +265,8 @@ TEST_F(McpTest, AWaitAbove300IsClampedAndSaysSo) {
   EXPECT_NE(report["structuredContent"]["note"].get<std::string>().find("wait_s 1000"),
             std::string::npos);
   EXPECT_NE(Text(report).find("waited at most 300 s"), std::string::npos) << Text(report);
+  json huge = mcp->Tool("check_in", {{"run", id}, {"wait_s", 1e300}});
+  EXPECT_EQ(huge["structuredContent"]["wait_s"], 300) << huge.dump();
   json bad = mcp->Tool("check_in", {{"run", id}, {"wait_s", -1}});
   EXPECT_EQ(bad["isError"], true);
   EXPECT_EQ(Text(bad), "aetherflow: check_in: wait_s: must be at least 0");
