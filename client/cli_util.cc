@@ -5,6 +5,8 @@
 #include <cstdlib>
 #include <string>
 
+#include "client/client_api.h"
+
 extern char** environ;
 
 namespace aetherflow {
@@ -36,24 +38,9 @@ RenderOptions RenderOptionsFor(const GlobalOptions& global) {
 }
 
 std::unique_ptr<Connection> ConnectOrExplain(const GlobalOptions& global) {
-  if (global.remote.enabled()) {
-    absl::StatusOr<std::unique_ptr<Connection>> connection =
-        Connection::OpenRemote(global.remote);
-    if (!connection.ok()) {
-      std::fprintf(stderr, "aetherflow: %s\n",
-                   std::string(connection.status().message()).c_str());
-      return nullptr;
-    }
-    return std::move(*connection);
-  }
-  const char* no_autostart = std::getenv("AETHERFLOW_NO_AUTOSTART");
-  bool autostart = !global.socket_given &&
-                   !(no_autostart && std::string(no_autostart) == "1");
-  absl::StatusOr<std::unique_ptr<Connection>> connection =
-      Connection::Open(global.socket, autostart, global.fallback_socket);
+  absl::StatusOr<std::unique_ptr<Connection>> connection = ConnectAsCli(global);
   if (!connection.ok()) {
-    std::fprintf(stderr, "aetherflow: %s\n",
-                 std::string(connection.status().message()).c_str());
+    std::fprintf(stderr, "%s\n", std::string(connection.status().message()).c_str());
     return nullptr;
   }
   return std::move(*connection);

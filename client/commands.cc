@@ -20,6 +20,7 @@
 #include "absl/strings/str_split.h"
 #include "client/apply_commands.h"
 #include "client/cli_util.h"
+#include "client/client_api.h"
 #include "client/connection.h"
 #include "client/export.h"
 #include "client/follow.h"
@@ -51,6 +52,12 @@ void PrintError(const std::string& message) {
 int RpcFailed(const grpc::Status& status, const GlobalOptions& global) {
   PrintError(DescribeError(status, global.where()));
   return ExitCodeFor(status);
+}
+
+// A failed ClientApi call: its line, and the exit code that goes with it.
+int ApiFailed(const absl::Status& status) {
+  PrintError(std::string(status.message()));
+  return ExitCodeOf(status);
 }
 
 std::unique_ptr<Connection> Connect(const GlobalOptions& global) {
@@ -96,31 +103,6 @@ std::optional<std::string> ReadPlanFile(const std::string& path) {
   return text.str();
 }
 
-// `submit -- CMD ARGS`: a one-step plan whose step runs the command as is.
-std::string CommandPlan(const std::vector<std::string>& command) {
-  std::string base = command[0].substr(command[0].rfind('/') + 1);
-  std::string id;
-  for (char c : base) {
-    id.push_back(std::isalnum(static_cast<unsigned char>(c)) || c == '_' ||
-                         c == '-' || c == '.'
-                     ? c
-                     : '_');
-  }
-  if (id.empty() || id == "." || id == ".." ||
-      id.find("..") != std::string::npos) {
-    id = "command";
-  }
-  // Shown as a shell would read it back ("sh -c 'exit 3'"); no type, as a
-  // plan's command step without one shows "-".
-  const std::string shown = ShellJoin(command);
-  nlohmann::json plan;
-  plan["task_id"] = id;
-  plan["description"] = shown;
-  plan["steps"] =
-      nlohmann::json::array({{{"id", id}, {"description", shown}, {"run", command}}});
-  return plan.dump(2);
-}
-
 struct LoadedPlan {
   std::string text;
   std::string path;  // for messages
@@ -132,7 +114,7 @@ struct LoadedPlan {
 std::optional<LoadedPlan> LoadPlan(const SubmitOptions& options) {
   LoadedPlan loaded;
   if (!options.command.empty()) {
-    loaded.text = CommandPlan(options.command);
+    loaded.text = CommandPlanJson(options.command);
     loaded.path = "<command>";
   } else {
     std::optional<std::string> text = ReadPlanFile(options.plan_path);
@@ -586,34 +568,24 @@ int CmdAttach(const GlobalOptions& global, const std::string& run) {
 }
 
 int CmdList(const GlobalOptions& global, int limit) {
-  std::unique_ptr<Connection> connection = Connect(global);
-  if (!connection) return kExitUnreachable;
-  pb::ListRunsRequest request;
-  request.set_limit(limit);
-  pb::ListRunsResponse response;
-  grpc::ClientContext context;
-  grpc::Status status = connection->stub()->ListRuns(&context, request, &response);
-  if (!status.ok()) return RpcFailed(status, global);
-  std::vector<pb::Run> runs(response.runs().begin(), response.runs().end());
+  ClientApi api(global);
+  absl::StatusOr<std::vector<pb::Run>> runs = api.ListRuns(limit);
+  if (!runs.ok()) return ApiFailed(runs.status());
   if (global.json) {
     nlohmann::json out = nlohmann::json::array();
-    for (const pb::Run& run : runs) out.push_back(RunJson(run, NowMs()));
+    for (const pb::Run& run : *runs) out.push_back(RunJson(run, NowMs()));
     std::cout << out.dump(2) << "\n";
   } else {
-    std::cout << RenderRunList(runs, Render(global));
+    std::cout << RenderRunList(*runs, Render(global));
   }
   return kExitOk;
 }
 
 int CmdStatus(const GlobalOptions& global, const std::string& run) {
-  std::unique_ptr<Connection> connection = Connect(global);
-  if (!connection) return kExitUnreachable;
-  pb::GetRunRequest request;
-  request.set_run_id(run);
-  pb::RunSnapshot snapshot;
-  grpc::ClientContext context;
-  grpc::Status status = connection->stub()->GetRun(&context, request, &snapshot);
-  if (!status.ok()) return RpcFailed(status, global);
+  ClientApi api(global);
+  absl::StatusOr<pb::RunSnapshot> got = api.GetRun(run);
+  if (!got.ok()) return ApiFailed(got.status());
+  const pb::RunSnapshot& snapshot = *got;
   if (global.json) {
     std::cout << StatusJson(snapshot, NowMs()).dump(2) << "\n";
   } else {
@@ -697,14 +669,10 @@ int CmdLogs(const GlobalOptions& global, const std::string& run,
 }
 
 int CmdCancel(const GlobalOptions& global, const std::string& run) {
-  std::unique_ptr<Connection> connection = Connect(global);
-  if (!connection) return kExitUnreachable;
-  pb::CancelRunRequest request;
-  request.set_run_id(run);
-  pb::RunSnapshot snapshot;
-  grpc::ClientContext context;
-  grpc::Status status = connection->stub()->CancelRun(&context, request, &snapshot);
-  if (!status.ok()) return RpcFailed(status, global);
+  ClientApi api(global);
+  absl::StatusOr<pb::RunSnapshot> cancelled = api.Cancel(run);
+  if (!cancelled.ok()) return ApiFailed(cancelled.status());
+  const pb::RunSnapshot& snapshot = *cancelled;
   if (global.json) {
     std::cout << StatusJson(snapshot, NowMs()).dump(2) << "\n";
   } else {

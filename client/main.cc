@@ -18,6 +18,7 @@
 #include "client/apply_commands.h"
 #include "client/commands.h"
 #include "client/connection.h"
+#include "client/mcp.h"
 #include "client/render.h"
 #include "common/limits.h"
 #include "common/paths.h"
@@ -242,6 +243,9 @@ int main(int argc, char** argv) {
   export_cmd->add_option("--format", format, "json, csv or trace")->capture_default_str();
   export_cmd->add_option("-o,--output", output, "file (default: stdout)");
 
+  CLI::App* mcp = app.add_subcommand(
+      "mcp", "serve the check-in loop as MCP tools on stdio, for coding agents");
+
   if (const std::string word = CommandWord(args); !word.empty() && !IsCommand(word, app)) {
     return UsageError(UnknownCommand(word, app));
   }
@@ -325,5 +329,6 @@ int main(int argc, char** argv) {
   if (diff->parsed()) return aetherflow::CmdDiff(global, run_ref, step, diff_stat);
   if (revert->parsed()) return aetherflow::CmdRevert(global, run_ref, step);
   if (export_cmd->parsed()) return aetherflow::CmdExport(global, run_ref, format, output);
+  if (mcp->parsed()) return aetherflow::CmdMcp(global);
   return aetherflow::kExitUsage;
 }

@@ -47,10 +47,12 @@ add_library(aetherflow_client STATIC
   client/apply_commands.cc
   client/checkin_commands.cc
   client/cli_util.cc
+  client/client_api.cc
   client/commands.cc
   client/connection.cc
   client/export.cc
   client/follow.cc
+  client/mcp.cc
   client/monitor_screen.cc
   client/monitor_view.cc
   client/remote.cc

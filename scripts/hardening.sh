@@ -68,7 +68,7 @@ fuzz() {
   cmake --build "$build" -j "$jobs"
   mkdir -p "$build/artifacts"
   local name pids=() names=()
-  for name in plan_parser log_analysis; do
+  for name in plan_parser log_analysis mcp_protocol; do
     # New inputs go to build-fuzz/corpus/; the committed seeds stay as
     # they are (the first directory is the one libFuzzer writes to).
     mkdir -p "$build/corpus/$name"

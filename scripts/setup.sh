@@ -32,6 +32,9 @@ packages=(
   # scripts/hardening.sh: libFuzzer and sanitizer runtimes
   clang libclang-rt-14-dev
 )
+# The `aetherflow mcp` test drives it with the official MCP TypeScript SDK:
+# node and npm (Debian's; a nodejs that bundles its own npm will do).
+command -v npm >/dev/null || packages+=(nodejs npm)
 
 missing=()
 for p in "${packages[@]}"; do
@@ -51,3 +54,14 @@ fi
 
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE="${BUILD_TYPE:-RelWithDebInfo}" >/dev/null
 cmake --build build -j "$(nproc)"
+
+# For the tests only (the product never needs npm): the MCP TypeScript SDK
+# at the version pinned in tests/mcp/package-lock.json, in build/mcp-sdk/.
+sdk=build/mcp-sdk
+if ! cmp -s tests/mcp/package-lock.json "$sdk/package-lock.json" ||
+   [ ! -f "$sdk/node_modules/@modelcontextprotocol/sdk/package.json" ]; then
+  echo "setup: installing the MCP TypeScript SDK for the tests into $sdk/"
+  mkdir -p "$sdk"
+  cp tests/mcp/package.json tests/mcp/package-lock.json "$sdk/"
+  (cd "$sdk" && npm ci --no-audit --no-fund --loglevel=error)
+fi

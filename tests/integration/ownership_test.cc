@@ -12,6 +12,8 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -321,6 +323,58 @@ TEST_F(OwnershipTest, ANonRootDaemonRunsOnlyAsItselfAndRefusesOthers) {
                           {{"AETHERFLOW_NO_AUTOSTART", "1"}});
   EXPECT_EQ(logs.out, absl::StrCat(UidOf(kAlice), "\n")) << logs.err;
   ::kill(pid, SIGTERM);
+}
+
+// `aetherflow mcp` is the user who runs it: another user's run is an
+// unknown run, a tool error with the CLI's line.
+TEST_F(OwnershipTest, McpToolsSeeOnlyTheirUsersRuns) {
+  std::string plan = WriteUserPlan(kAlice, "wait.json", R"({"steps": [
+    {"id": "a", "run": "while [ ! -f stop ]; do sleep 0.05; done"}]})");
+  std::string run = SubmitAs(kAlice, plan);
+  ASSERT_FALSE(run.empty());
+  auto serve = [&](const std::string& user) {
+    std::vector<nlohmann::json> requests = {
+        {{"jsonrpc", "2.0"}, {"id", 1}, {"method", "initialize"},
+         {"params", {{"protocolVersion", "2025-06-18"}}}},
+        {{"jsonrpc", "2.0"}, {"id", 2}, {"method", "tools/call"},
+         {"params", {{"name", "status"}, {"arguments", {{"run", run}}}}}},
+        {{"jsonrpc", "2.0"}, {"id", 3}, {"method", "tools/call"},
+         {"params", {{"name", "check_in"}, {"arguments", {{"run", run}, {"wait_s", 0}}}}}}};
+    std::string input = dir_ + "/" + user + "/mcp.in";
+    {
+      std::ofstream out(input);
+      for (const nlohmann::json& request : requests) out << request.dump() << "\n";
+    }
+    ::chown(input.c_str(), UidOf(user), GidOf(user));
+    std::string command = absl::StrCat(
+        "cd ", Quote(dir_ + "/" + user), " && setpriv --reuid=", user, " --regid=", user,
+        " --init-groups env AETHERFLOW_NO_AUTOSTART=1 HOME=", Quote(dir_ + "/" + user), " ",
+        Quote(BinDir() + "/aetherflow"), " --socket ", Quote(socket_), " mcp < mcp.in 2>/dev/null");
+    std::map<int, nlohmann::json> answers;
+    FILE* pipe = ::popen(command.c_str(), "r");
+    std::string out;
+    char buffer[4096];
+    size_t n;
+    while ((n = std::fread(buffer, 1, sizeof buffer, pipe)) > 0) out.append(buffer, n);
+    EXPECT_EQ(::pclose(pipe), 0);
+    std::istringstream lines(out);
+    for (std::string line; std::getline(lines, line);) {
+      nlohmann::json message = nlohmann::json::parse(line);
+      answers[message["id"].get<int>()] = message["result"];
+    }
+    return answers;
+  };
+  auto bob = serve(kBob);
+  ASSERT_EQ(bob.size(), 3u);
+  for (int id : {2, 3}) {
+    EXPECT_EQ(bob[id]["isError"], true) << bob[id].dump();
+    EXPECT_EQ(bob[id]["content"][0]["text"], "aetherflow: no run \"" + run + "\"") << bob[id].dump();
+  }
+  auto alice = serve(kAlice);
+  EXPECT_EQ(alice[2]["isError"], false) << alice[2].dump();
+  EXPECT_EQ(alice[2]["structuredContent"]["run"]["id"], run);
+  CliResult stop = As(kAlice, {"cancel", run});
+  EXPECT_EQ(stop.exit_code, 0) << stop.err;
 }
 
 }  // namespace
