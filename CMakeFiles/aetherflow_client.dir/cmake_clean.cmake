@@ -1,0 +1,43 @@
+file(REMOVE_RECURSE
+  "CMakeFiles/aetherflow_client.dir/client/checkin_commands.cc.o"
+  "CMakeFiles/aetherflow_client.dir/client/checkin_commands.cc.o.d"
+  "CMakeFiles/aetherflow_client.dir/client/cli_util.cc.o"
+  "CMakeFiles/aetherflow_client.dir/client/cli_util.cc.o.d"
+  "CMakeFiles/aetherflow_client.dir/client/commands.cc.o"
+  "CMakeFiles/aetherflow_client.dir/client/commands.cc.o.d"
+  "CMakeFiles/aetherflow_client.dir/client/connection.cc.o"
+  "CMakeFiles/aetherflow_client.dir/client/connection.cc.o.d"
+  "CMakeFiles/aetherflow_client.dir/client/export.cc.o"
+  "CMakeFiles/aetherflow_client.dir/client/export.cc.o.d"
+  "CMakeFiles/aetherflow_client.dir/client/follow.cc.o"
+  "CMakeFiles/aetherflow_client.dir/client/follow.cc.o.d"
+  "CMakeFiles/aetherflow_client.dir/client/monitor_screen.cc.o"
+  "CMakeFiles/aetherflow_client.dir/client/monitor_screen.cc.o.d"
+  "CMakeFiles/aetherflow_client.dir/client/monitor_view.cc.o"
+  "CMakeFiles/aetherflow_client.dir/client/monitor_view.cc.o.d"
+  "CMakeFiles/aetherflow_client.dir/client/remote.cc.o"
+  "CMakeFiles/aetherflow_client.dir/client/remote.cc.o.d"
+  "CMakeFiles/aetherflow_client.dir/client/render.cc.o"
+  "CMakeFiles/aetherflow_client.dir/client/render.cc.o.d"
+  "CMakeFiles/aetherflow_client.dir/client/run_actions.cc.o"
+  "CMakeFiles/aetherflow_client.dir/client/run_actions.cc.o.d"
+  "CMakeFiles/aetherflow_client.dir/client/run_model.cc.o"
+  "CMakeFiles/aetherflow_client.dir/client/run_model.cc.o.d"
+  "CMakeFiles/aetherflow_client.dir/client/run_times.cc.o"
+  "CMakeFiles/aetherflow_client.dir/client/run_times.cc.o.d"
+  "CMakeFiles/aetherflow_client.dir/client/step_log_view.cc.o"
+  "CMakeFiles/aetherflow_client.dir/client/step_log_view.cc.o.d"
+  "CMakeFiles/aetherflow_client.dir/client/timeline.cc.o"
+  "CMakeFiles/aetherflow_client.dir/client/timeline.cc.o.d"
+  "CMakeFiles/aetherflow_client.dir/client/web_metrics.cc.o"
+  "CMakeFiles/aetherflow_client.dir/client/web_metrics.cc.o.d"
+  "CMakeFiles/aetherflow_client.dir/client/web_view.cc.o"
+  "CMakeFiles/aetherflow_client.dir/client/web_view.cc.o.d"
+  "libaetherflow_client.a"
+  "libaetherflow_client.pdb"
+)
+
+# Per-language clean rules from dependency scanning.
+foreach(lang CXX)
+  include(CMakeFiles/aetherflow_client.dir/cmake_clean_${lang}.cmake OPTIONAL)
+endforeach()

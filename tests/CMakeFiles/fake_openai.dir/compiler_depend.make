@@ -1,0 +1,2 @@
+# Empty compiler generated dependencies file for fake_openai.
+# This may be replaced when dependencies are built.

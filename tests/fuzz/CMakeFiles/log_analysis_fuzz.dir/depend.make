@@ -1,0 +1,2 @@
+# Empty dependencies file for log_analysis_fuzz.
+# This may be replaced when dependencies are built.

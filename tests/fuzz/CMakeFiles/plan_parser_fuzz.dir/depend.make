@@ -1,0 +1,2 @@
+# Empty dependencies file for plan_parser_fuzz.
+# This may be replaced when dependencies are built.
