@@ -1,3 +1,0 @@
-file(REMOVE_RECURSE
-  "libaetherflow_common.a"
-)

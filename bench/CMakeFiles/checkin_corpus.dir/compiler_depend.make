@@ -1,2 +1,0 @@
-# Empty compiler generated dependencies file for checkin_corpus.
-# This may be replaced when dependencies are built.

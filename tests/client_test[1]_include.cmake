@@ -1,5 +1,0 @@
-if(EXISTS "/work/wt-h15/tests/client_test[1]_tests.cmake")
-  include("/work/wt-h15/tests/client_test[1]_tests.cmake")
-else()
-  add_test(client_test_NOT_BUILT client_test_NOT_BUILT)
-endif()

@@ -1,5 +1,0 @@
-if(EXISTS "/work/wt-h15/tests/common_test[1]_tests.cmake")
-  include("/work/wt-h15/tests/common_test[1]_tests.cmake")
-else()
-  add_test(common_test_NOT_BUILT common_test_NOT_BUILT)
-endif()

@@ -1,5 +1,0 @@
-if(EXISTS "/work/wt-h15/tests/daemon_test[1]_tests.cmake")
-  include("/work/wt-h15/tests/daemon_test[1]_tests.cmake")
-else()
-  add_test(daemon_test_NOT_BUILT daemon_test_NOT_BUILT)
-endif()

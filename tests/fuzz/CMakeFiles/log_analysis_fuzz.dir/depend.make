@@ -1,2 +1,0 @@
-# Empty dependencies file for log_analysis_fuzz.
-# This may be replaced when dependencies are built.

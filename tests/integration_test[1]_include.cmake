@@ -1,5 +1,0 @@
-if(EXISTS "/work/wt-h15/tests/integration_test[1]_tests.cmake")
-  include("/work/wt-h15/tests/integration_test[1]_tests.cmake")
-else()
-  add_test(integration_test_NOT_BUILT integration_test_NOT_BUILT)
-endif()

@@ -1,5 +1,0 @@
-if(EXISTS "/work/wt-h15/tests/systemd_test[1]_tests.cmake")
-  include("/work/wt-h15/tests/systemd_test[1]_tests.cmake")
-else()
-  add_test(systemd_test_NOT_BUILT systemd_test_NOT_BUILT)
-endif()
