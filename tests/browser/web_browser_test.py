@@ -174,7 +174,9 @@ try:
     first = int(re.findall(r"tick (\d+)", log.text)[-1])
     wait_until("the log to follow", lambda: int(re.findall(r"tick (\d+)", log.text)[-1]) > first + 2)
     if SHOTS:
+        driver.set_window_size(1280, 1500)
         driver.save_screenshot(os.path.join(SHOTS, "web-run-light.png"))
+        driver.set_window_size(1280, 900)
     open(gate, "w").close()
     wait_until("build completed", lambda: row("build").get_attribute("data-state") == "completed")
     check("Completed" in row("build").text, "the table says Completed")
@@ -187,8 +189,10 @@ try:
     if SHOTS:
         driver.execute_cdp_cmd("Emulation.setEmulatedMedia",
                                {"features": [{"name": "prefers-color-scheme", "value": "dark"}]})
+        driver.set_window_size(1280, 1500)
         time.sleep(0.3)  # a repaint, for the picture only
         driver.save_screenshot(os.path.join(SHOTS, "web-run-dark.png"))
+        driver.set_window_size(1280, 900)
         driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride",
                                {"width": 390, "height": 844, "deviceScaleFactor": 2, "mobile": True})
         time.sleep(0.3)
