@@ -487,5 +487,78 @@ TEST_F(WebTest, ReportIsOneSelfContainedFile) {
   EXPECT_NE(unknown.err.find("aetherflow:"), std::string::npos);
 }
 
+// Another user's `aetherflow web` does not see this user's runs: a 404, as
+// for a run that does not exist (not a 403 that would say it does).
+class WebOwnershipTest : public WebTest {
+ protected:
+  static constexpr char kGroup[] = "aftest-users";
+  static constexpr char kUser[] = "aftest-webuser";
+  void SetUp() override {
+    if (::getuid() != 0) GTEST_SKIP() << "needs root to create a user";
+    ASSERT_EQ(std::system(absl::StrCat("getent group ", kGroup, " >/dev/null || groupadd ",
+                                       kGroup).c_str()), 0);
+    ASSERT_EQ(std::system(absl::StrCat("id ", kUser, " >/dev/null 2>&1 || useradd -M -U -s "
+                                       "/bin/sh -G ", kGroup, " ", kUser).c_str()), 0);
+    DaemonTest::SetUp();
+    StopDaemon();
+    ::chmod(dir_.c_str(), 0755);
+    StartDaemon({"--socket-group", kGroup});
+  }
+  void TearDown() override {
+    if (user_web_ > 0) {
+      ::kill(user_web_, SIGTERM);
+      for (int i = 0; i < 500 && ::kill(user_web_, 0) == 0; ++i) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+      }
+    }
+    WebTest::TearDown();
+  }
+  // `aetherflow web` as kUser, in the background; sets port_.
+  void StartWebAsUser() {
+    const std::string out = dir_ + "/user-web.out";
+    const std::string command = absl::StrCat(
+        "cd / && setpriv --reuid=", kUser, " --regid=", kUser, " --init-groups env "
+        "AETHERFLOW_NO_AUTOSTART=1 HOME=/tmp ", BinDir(), "/aetherflow --socket ", socket_,
+        " web --listen 127.0.0.1:0 > ", out, " 2>", dir_, "/user-web.err & echo $! > ", dir_,
+        "/user-web.pid");
+    ASSERT_EQ(std::system(command.c_str()), 0);
+    user_web_ = std::stoi(ReadFile(dir_ + "/user-web.pid"));
+    const auto deadline = Clock::now() + std::chrono::seconds(30);
+    std::regex serving("serving http://127\\.0\\.0\\.1:([0-9]+)/");
+    while (Clock::now() < deadline) {
+      std::smatch m;
+      std::string text = ReadFile(out);
+      if (std::regex_search(text, m, serving)) {
+        port_ = std::stoi(m[1]);
+        return;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    FAIL() << "web as " << kUser << " never served: " << ReadFile(dir_ + "/user-web.err");
+  }
+  pid_t user_web_ = 0;
+};
+
+TEST_F(WebOwnershipTest, AnotherUsersRunIsNotFound) {
+  std::string plan = WritePlan("p.json", R"({"steps": [{"id": "a", "run": "echo a"}]})");
+  std::string run = Submit(plan);  // root's
+  WaitForEnd(run);
+  ASSERT_NO_FATAL_FAILURE(StartWebAsUser());
+  auto page = Http()->Get(absl::StrCat("/runs/", run).c_str());
+  ASSERT_TRUE(page);
+  EXPECT_EQ(page->status, 404);
+  EXPECT_NE(page->body.find(absl::StrCat("No run ", run)), std::string::npos);
+  auto events = Http()->Get(absl::StrCat("/api/runs/", run, "/events").c_str());
+  ASSERT_TRUE(events);
+  EXPECT_EQ(events->status, 404);
+  auto log = Http()->Get(absl::StrCat("/api/runs/", run, "/log?step=a").c_str());
+  ASSERT_TRUE(log);
+  EXPECT_EQ(log->status, 404);
+  auto list = Http()->Get("/api/runs");
+  ASSERT_TRUE(list);
+  EXPECT_EQ(list->body.find(run), std::string::npos) << list->body;
+  EXPECT_EQ(Metric("aetherflow_steps_total{state=\"completed\"}"), 0);
+}
+
 }  // namespace
 }  // namespace aetherflow::testing
