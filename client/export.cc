@@ -11,29 +11,13 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "client/render.h"
+#include "client/timeline.h"
 #include "nlohmann/json.hpp"
 
 namespace aetherflow {
 namespace {
 
 using nlohmann::json;
-
-// Events in seq order, each seq once (a stream may repeat after a gap
-// refill).
-std::vector<const pb::Event*> InOrder(const std::vector<pb::Event>& events) {
-  std::vector<const pb::Event*> out;
-  out.reserve(events.size());
-  for (const pb::Event& e : events) out.push_back(&e);
-  std::stable_sort(out.begin(), out.end(), [](const pb::Event* a, const pb::Event* b) {
-    return a->seq() < b->seq();
-  });
-  out.erase(std::unique(out.begin(), out.end(),
-                        [](const pb::Event* a, const pb::Event* b) {
-                          return a->seq() == b->seq() && a->seq() != 0;
-                        }),
-            out.end());
-  return out;
-}
 
 const char* KindWord(pb::EventKind kind) {
   switch (kind) {
@@ -98,148 +82,13 @@ std::string IsoOrEmpty(int64_t ms) {
   return t.is_string() ? t.get<std::string>() : std::string();
 }
 
-// One execution of a step, for the trace.
-struct Attempt {
-  std::string step_id;
-  const pb::Step* step = nullptr;  // null when the snapshot lacks the step
-  int attempt = 0;
-  int64_t start_ms = 0;
-  int64_t end_ms = 0;
-  std::string state = "running";
-  bool has_exit_code = false;
-  int exit_code = 0;
-  std::string message;
-  bool has_tokens = false;
-  int64_t tokens = 0;
-  bool has_cost = false;
-  double cost = 0;
-  int order = 0;  // tie-break: the order attempts started in
-  int slot = 0;
-};
-
-std::vector<Attempt> RebuildAttempts(const pb::RunSnapshot& snapshot,
-                                     const std::vector<const pb::Event*>& events,
-                                     int64_t now_ms) {
-  std::map<std::string, const pb::Step*> steps;
-  for (const pb::Step& step : snapshot.steps()) steps[step.id()] = &step;
-  std::vector<Attempt> done;
-  std::map<std::string, Attempt> open;
-  int order = 0;
-  auto close = [&](std::map<std::string, Attempt>::iterator it) {
-    done.push_back(std::move(it->second));
-    open.erase(it);
-  };
-  for (const pb::Event* e : events) {
-    if (e->kind() == pb::STEP_FIGURES) {
-      auto it = open.find(e->step_id());
-      if (it == open.end()) continue;
-      Attempt& a = it->second;
-      if (e->has_tokens()) {
-        a.has_tokens = true;
-        a.tokens = e->tokens();
-      }
-      if (e->has_cost()) {
-        a.has_cost = true;
-        a.cost = e->cost();
-      }
-      continue;
-    }
-    if (e->kind() != pb::STEP_STATE_CHANGED) continue;
-    auto it = open.find(e->step_id());
-    if (e->step_state() == pb::STEP_RUNNING) {
-      if (it != open.end()) {  // a lost end: this start ends the last one
-        it->second.end_ms = e->time_ms();
-        it->second.state = "unknown";
-        close(it);
-      }
-      Attempt a;
-      a.step_id = e->step_id();
-      auto found = steps.find(a.step_id);
-      a.step = found == steps.end() ? nullptr : found->second;
-      a.attempt = e->attempt();
-      a.start_ms = e->time_ms();
-      a.order = order++;
-      open.emplace(a.step_id, std::move(a));
-      continue;
-    }
-    if (it == open.end()) continue;
-    Attempt& a = it->second;
-    a.end_ms = e->time_ms();
-    a.state = e->step_state() == pb::STEP_PENDING && e->retry_at_ms()
-                  ? "retrying"
-                  : StepStateWord(e->step_state());
-    a.has_exit_code = e->has_exit_code();
-    a.exit_code = e->exit_code();
-    a.message = e->message();
-    close(it);
-  }
-  for (auto it = open.begin(); it != open.end();) {
-    it->second.end_ms = now_ms;
-    auto next = std::next(it);
-    close(it);
-    it = next;
-  }
-  // Steps the events do not show running (a partial event list): one
-  // slice from the snapshot.
-  std::set<std::string> seen;
-  for (const Attempt& a : done) seen.insert(a.step_id);
-  for (const pb::Step& step : snapshot.steps()) {
-    if (!step.started_at_ms() || seen.count(step.id())) continue;
-    Attempt a;
-    a.step_id = step.id();
-    a.step = &step;
-    a.attempt = step.attempt();
-    a.start_ms = step.started_at_ms();
-    a.end_ms = step.finished_at_ms() ? step.finished_at_ms() : now_ms;
-    a.state = StepStateWord(step.state());
-    a.has_exit_code = step.has_exit_code();
-    a.exit_code = step.exit_code();
-    a.message = step.message();
-    a.has_tokens = step.has_tokens();
-    a.tokens = step.tokens();
-    a.has_cost = step.has_cost();
-    a.cost = step.cost();
-    a.order = order++;
-    done.push_back(std::move(a));
-  }
-  for (Attempt& a : done) a.end_ms = std::max(a.end_ms, a.start_ms);
-  std::sort(done.begin(), done.end(), [](const Attempt& a, const Attempt& b) {
-    return a.start_ms != b.start_ms ? a.start_ms < b.start_ms : a.order < b.order;
-  });
-  return done;
-}
-
-// Greedy interval partitioning in start order: each attempt takes the
-// lowest slot free at its start. Optimal for intervals: the number of
-// slots equals the peak overlap. Returns the number of slots.
-int AssignSlots(std::vector<Attempt>* attempts) {
-  using Busy = std::pair<int64_t, int>;  // end, slot
-  std::priority_queue<Busy, std::vector<Busy>, std::greater<Busy>> busy;
-  std::set<int> free;
-  int slots = 0;
-  for (Attempt& a : *attempts) {
-    while (!busy.empty() && busy.top().first <= a.start_ms) {
-      free.insert(busy.top().second);
-      busy.pop();
-    }
-    if (free.empty()) {
-      a.slot = ++slots;
-    } else {
-      a.slot = *free.begin();
-      free.erase(free.begin());
-    }
-    busy.emplace(a.end_ms, a.slot);
-  }
-  return slots;
-}
-
 }  // namespace
 
 std::string ExportJson(const pb::RunSnapshot& snapshot,
                        const std::vector<pb::Event>& events, int64_t now_ms) {
   json j = StatusJson(snapshot, now_ms);
   json list = json::array();
-  for (const pb::Event* e : InOrder(events)) list.push_back(EventJson(*e));
+  for (const pb::Event* e : EventsInOrder(events)) list.push_back(EventJson(*e));
   j["events"] = std::move(list);
   j["exported_at"] = IsoTime(now_ms);
   j["format_version"] = 1;
@@ -284,8 +133,8 @@ std::string ExportCsv(const pb::RunSnapshot& snapshot, int64_t now_ms) {
 std::string ExportTrace(const pb::RunSnapshot& snapshot,
                         const std::vector<pb::Event>& events, int64_t now_ms) {
   const pb::Run& run = snapshot.run();
-  const std::vector<const pb::Event*> ordered = InOrder(events);
-  std::vector<Attempt> attempts = RebuildAttempts(snapshot, ordered, now_ms);
+  const std::vector<const pb::Event*> ordered = EventsInOrder(events);
+  std::vector<TimelineAttempt> attempts = RebuildAttempts(snapshot, ordered, now_ms);
   const int slots = AssignSlots(&attempts);
 
   // Time zero: the run's start; earlier if something happened before it
@@ -294,7 +143,7 @@ std::string ExportTrace(const pb::RunSnapshot& snapshot,
   for (const pb::Event* e : ordered) {
     if (e->time_ms() && (origin == 0 || e->time_ms() < origin)) origin = e->time_ms();
   }
-  for (const Attempt& a : attempts) {
+  for (const TimelineAttempt& a : attempts) {
     if (origin == 0 || a.start_ms < origin) origin = a.start_ms;
   }
   auto us = [&](int64_t ms) { return (ms - origin) * 1000; };
@@ -310,7 +159,7 @@ std::string ExportTrace(const pb::RunSnapshot& snapshot,
     trace.push_back({{"ph", "M"}, {"name", "thread_sort_index"}, {"pid", 1},
                      {"tid", slot}, {"args", {{"sort_index", slot}}}});
   }
-  for (const Attempt& a : attempts) {
+  for (const TimelineAttempt& a : attempts) {
     json args;
     args["state"] = a.state;
     args["attempt"] = a.attempt;

@@ -20,6 +20,7 @@
 #include "client/connection.h"
 #include "client/mcp.h"
 #include "client/render.h"
+#include "client/web_server.h"
 #include "common/limits.h"
 #include "common/paths.h"
 #include "common/text.h"
@@ -245,6 +246,20 @@ int main(int argc, char** argv) {
 
   CLI::App* mcp = app.add_subcommand(
       "mcp", "serve the check-in loop as MCP tools on stdio, for coding agents");
+  // SPEC §13: the live page and the report file (client/web_server.h).
+  aetherflow::WebOptions web_options;
+  CLI::App* web = app.add_subcommand("web", "serve a live page of your runs, and /metrics");
+  web->add_option("--listen", web_options.listen,
+                  "HOST:PORT (port 0: any free one); off loopback needs --token-file")
+      ->capture_default_str();
+  web->add_flag("--open", web_options.open, "open the page in a browser");
+  web->add_option("--token-file", web_options.token_file,
+                  "the page's token, asked once by the browser (here, after \"web\"; "
+                  "the daemon's --token-file goes before it)");
+  std::string report_output;
+  CLI::App* report = app.add_subcommand("report", "a run's page as one self-contained HTML file");
+  add_run(report);
+  report->add_option("-o,--output", report_output, "file (default: stdout)");
 
   if (const std::string word = CommandWord(args); !word.empty() && !IsCommand(word, app)) {
     return UsageError(UnknownCommand(word, app));
@@ -330,5 +345,7 @@ int main(int argc, char** argv) {
   if (revert->parsed()) return aetherflow::CmdRevert(global, run_ref, step);
   if (export_cmd->parsed()) return aetherflow::CmdExport(global, run_ref, format, output);
   if (mcp->parsed()) return aetherflow::CmdMcp(global);
+  if (web->parsed()) return aetherflow::CmdWeb(global, web_options);
+  if (report->parsed()) return aetherflow::CmdReport(global, run_ref, report_output);
   return aetherflow::kExitUsage;
 }

@@ -339,20 +339,11 @@ ScreenLine ColumnHeader(const Columns& c, bool utf8) {
 
 ScreenLine StepRow(const pb::Step& step, const Columns& c, bool selected,
                    int64_t now_ms, bool utf8) {
-  std::string status = StatusCell(step, utf8);
-  if (c.status_symbol_only) status = Symbol(status);
-  std::string time = step.started_at_ms() || step.previous_attempts_ms()
-                         ? FormatDurationMs(StepElapsedMs(step, now_ms))
-                         : "-";
-  std::string desc = step.description();
-  if (!step.progress().empty() && step.state() == pb::STEP_RUNNING) {
-    desc = absl::StrCat("[", step.progress(), "] ", desc);
-  }
-  ScreenLine line = TableRow(c, utf8, step.id(), step.type().empty() ? "-" : step.type(),
-                             step.provider().empty() ? "-" : step.provider(), status,
-                             StepStyle(step), time,
-                             FormatTokens(step.has_tokens(), step.tokens()),
-                             FormatCost(step.has_cost(), step.cost()), desc);
+  StepCells cells = MonitorStepCells(step, now_ms, utf8);
+  if (c.status_symbol_only) cells.status = Symbol(cells.status);
+  ScreenLine line = TableRow(c, utf8, cells.id, cells.type, cells.provider, cells.status,
+                             cells.style, cells.time, cells.tokens, cells.cost,
+                             cells.description);
   if (selected) line.style = Style::kSelected;
   return line;
 }
@@ -629,6 +620,25 @@ Style StepStyle(const pb::Step& step) {
     case pb::STEP_CANCELLED: return Style::kSkipped;
     default: return Style::kDim;
   }
+}
+
+StepCells MonitorStepCells(const pb::Step& step, int64_t now_ms, bool utf8) {
+  StepCells cells;
+  cells.id = step.id();
+  cells.type = step.type().empty() ? "-" : step.type();
+  cells.provider = step.provider().empty() ? "-" : step.provider();
+  cells.status = StatusCell(step, utf8);
+  cells.style = StepStyle(step);
+  cells.time = step.started_at_ms() || step.previous_attempts_ms()
+                   ? FormatDurationMs(StepElapsedMs(step, now_ms))
+                   : "-";
+  cells.tokens = FormatTokens(step.has_tokens(), step.tokens());
+  cells.cost = FormatCost(step.has_cost(), step.cost());
+  cells.description = step.description();
+  if (!step.progress().empty() && step.state() == pb::STEP_RUNNING) {
+    cells.description = absl::StrCat("[", step.progress(), "] ", cells.description);
+  }
+  return cells;
 }
 
 TableWindow ResolveWindow(const pb::RunSnapshot& snapshot, const MonitorUi& ui,

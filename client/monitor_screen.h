@@ -82,6 +82,16 @@ struct ScreenLine {
 // The style of a step's status cell (kCompleted for completed...).
 Style StepStyle(const pb::Step& step);
 
+// A step's row of the monitor's table, cell by cell, uncut (the web page
+// shows the same): Step, Type ("-" when none), Provider ("-"), Status
+// (StepStatusLabel), Time (every attempt; "-" before the first), Tokens,
+// Cost, Description ("[progress] " first while it runs).
+struct StepCells {
+  std::string id, type, provider, status, time, tokens, cost, description;
+  Style style = Style::kNormal;  // of the status cell
+};
+StepCells MonitorStepCells(const pb::Step& step, int64_t now_ms, bool utf8);
+
 // The table rows in view, after follow and clamping: rows
 // [first, first + count) of steps, and the selected row (-1 when there
 // are no steps). O(steps) at most once (to find the first running step).

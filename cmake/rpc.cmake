@@ -76,3 +76,31 @@ include(GNUInstallDirs)
 install(TARGETS aetherflowd aetherflow RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(FILES README.md DESTINATION ${CMAKE_INSTALL_DOCDIR})
 include(cmake/systemd.cmake)
+
+# Issue 15: the web page, timelines and metrics (SPEC §13). The pure parts
+# (view model, lanes, metrics text) are in the client library; the HTTP
+# server (cpp-httplib, a compiled library in Debian) and the page's own
+# files, embedded as string literals, in aetherflow_web.
+target_sources(aetherflow_client PRIVATE
+  client/timeline.cc
+  client/web_metrics.cc
+  client/web_view.cc
+)
+pkg_check_modules(HTTPLIB REQUIRED IMPORTED_TARGET cpp-httplib)
+set(AF_WEB_FILES web/page.html web/style.css web/app.js)
+set(AF_WEB_ASSETS ${CMAKE_BINARY_DIR}/generated/web_assets.cc)
+add_custom_command(
+  OUTPUT ${AF_WEB_ASSETS}
+  COMMAND ${CMAKE_COMMAND} -DOUT=${AF_WEB_ASSETS} -DSRC=${CMAKE_SOURCE_DIR}
+          "-DFILES=${AF_WEB_FILES}" -P ${CMAKE_SOURCE_DIR}/cmake/embed_web.cmake
+  DEPENDS ${AF_WEB_FILES} ${CMAKE_SOURCE_DIR}/cmake/embed_web.cmake
+  WORKING_DIRECTORY ${CMAKE_SOURCE_DIR}
+  COMMENT "Embedding the web page's files"
+  VERBATIM)
+add_library(aetherflow_web STATIC
+  client/web_hub.cc
+  client/web_server.cc
+  ${AF_WEB_ASSETS}
+)
+target_link_libraries(aetherflow_web PUBLIC aetherflow_client PkgConfig::HTTPLIB)
+target_link_libraries(aetherflow PRIVATE aetherflow_web)

@@ -13,12 +13,17 @@ packages=(
   libabsl-dev libncurses-dev libsqlite3-dev libgtest-dev libgmock-dev
   libbenchmark-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
   libcurl4-openssl-dev libsystemd-dev libre2-dev
+  # aetherflow web: the HTTP server (a compiled library in Debian)
+  libcpp-httplib-dev
   # tests and benchmarks: terminal tests, DB inspection, the ninja baseline,
   # pgrep/pkill (procps), the test certificates (openssl)
   tmux sqlite3 python3 bc procps openssl
   # the YAML syntax check of files LLM steps write (PyYAML); git, which
   # --apply asks about uncommitted files and --commit commits with
   python3-yaml git
+  # the web page's tests: a real headless browser driven by Selenium, and
+  # Prometheus' own parser of /metrics (curl for the load bench)
+  chromium chromium-driver python3-selenium python3-prometheus-client curl
   # the system's CA roots, which a TLS client without --tls-ca trusts; only
   # suggested by openssl and recommended by libcurl, so --no-install-recommends
   # leaves them out of a minimal system
