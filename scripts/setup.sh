@@ -13,6 +13,8 @@ packages=(
   libabsl-dev libncurses-dev libsqlite3-dev libgtest-dev libgmock-dev
   libbenchmark-dev nlohmann-json3-dev libtomlplusplus-dev libcli11-dev
   libcurl4-openssl-dev libsystemd-dev libre2-dev
+  # the man pages are written from the README at build time
+  pandoc
   # tests and benchmarks: terminal tests, DB inspection, the ninja baseline,
   # pgrep/pkill (procps), the test certificates (openssl)
   tmux sqlite3 python3 bc procps openssl
@@ -28,6 +30,10 @@ packages=(
   # multi-user tests: useradd/groupadd, setpriv; a client without the
   # system's CAs: unshare, mount (all in a minimal Debian, listed so)
   passwd util-linux mount
+  # issue 16: man --warnings (man-db), completion tests (bash-completion),
+  # the .deb check (lintian, dpkg-dev, fakeroot), start-up timings
+  # (hyperfine) and the task-spooler baseline (tsp)
+  man-db bash-completion lintian dpkg-dev fakeroot hyperfine task-spooler
   # scripts/hardening.sh: libFuzzer and sanitizer runtimes
   clang libclang-rt-14-dev
 )
