@@ -235,6 +235,9 @@ int main(int argc, char** argv) {
   CLI::App* completions = app.add_subcommand(
       "completions", "the completion script for bash, zsh or fish, from this definition");
   completions->add_option("shell", shell, "bash, zsh or fish")->required();
+  bool stdin_batch = false;
+  submit->add_flag("--stdin-batch", stdin_batch,
+                   "one run per line of stdin (sh -c LINE), ids in order, one connection");
   CLI::App* doctor = app.add_subcommand(
       "doctor", "which daemon, versions, state directory, config, keys, terminal: "
                 "exit 1 with one line per problem");
@@ -299,6 +302,14 @@ int main(int argc, char** argv) {
   if (!command.empty() && !(run->parsed() || submit->parsed())) {
     std::fprintf(stderr, "aetherflow: \"-- CMD\" goes with run or submit\n");
     return aetherflow::kExitUsage;
+  }
+  if (submit->parsed() && stdin_batch) {
+    if (!submit_options.plan_path.empty() || !command.empty() || submit_options.dry_run) {
+      std::fprintf(stderr, "aetherflow: --stdin-batch reads commands from stdin: "
+                           "no plan file, -- or --dry-run with it\n");
+      return aetherflow::kExitUsage;
+    }
+    return aetherflow::CmdSubmitBatch(global, submit_options);
   }
   if (run->parsed() || submit->parsed()) {
     submit_options.command = command;

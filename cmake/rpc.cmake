@@ -75,6 +75,7 @@ target_include_directories(aetherflow_client PRIVATE ${CURSES_INCLUDE_DIRS})
 
 add_executable(aetherflow client/main.cc)
 target_link_libraries(aetherflow PRIVATE aetherflow_client)
+include(cmake/static_client.cmake)
 
 include(GNUInstallDirs)
 install(TARGETS aetherflowd aetherflow RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
