@@ -220,10 +220,14 @@ std::string Zsh(const CLI::App& app) {
   const std::string name = ProgramName(app);
   std::string bash = Bash(app);
   bash = bash.substr(0, bash.rfind("complete -F"));
+  // This file is the autoloaded function _NAME: the bash function gets
+  // another name, and this file's body hands each completion to it.
+  bash = absl::StrReplaceAll(bash, {{absl::StrCat("\n_", name, "() {"),
+                                     absl::StrCat("\n_", name, "_bash() {")}});
   return absl::StrCat("#compdef ", name, "\n# zsh completion for ", name,
                       ", written by `", name, " completions zsh`.\n",
                       "autoload -U +X bashcompinit && bashcompinit\n", bash,
-                      "_bash_complete -F _", name, "\n");
+                      "_bash_complete -F _", name, "_bash\n");
 }
 
 std::string FishQuoted(const std::string& text) {

@@ -30,10 +30,11 @@ packages=(
   # multi-user tests: useradd/groupadd, setpriv; a client without the
   # system's CAs: unshare, mount (all in a minimal Debian, listed so)
   passwd util-linux mount
-  # issue 16: man --warnings (man-db), completion tests (bash-completion),
+  # issue 16: man --warnings (man-db), completion tests (bash-completion,
+  # zsh, fish),
   # the .deb check (lintian, dpkg-dev, fakeroot), start-up timings
   # (hyperfine) and the task-spooler baseline (tsp)
-  man-db bash-completion lintian dpkg-dev fakeroot hyperfine task-spooler
+  man-db bash-completion zsh fish lintian dpkg-dev fakeroot hyperfine task-spooler
   # scripts/hardening.sh: libFuzzer and sanitizer runtimes
   clang libclang-rt-14-dev
 )

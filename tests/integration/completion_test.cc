@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/str_split.h"
 #include "tests/integration/harness.h"
 
 namespace aetherflow::testing {
@@ -45,7 +46,9 @@ class ShellCompletionTest : public DaemonTest {
       if (!word.empty() && word.back() == '\n') word.pop_back();
       if (!word.empty()) reply.push_back(word);
     }
-    if (bash) EXPECT_EQ(::pclose(bash), 0);
+    if (bash) {
+      EXPECT_EQ(::pclose(bash), 0);
+    }
     std::sort(reply.begin(), reply.end());
     return reply;
   }
@@ -103,6 +106,65 @@ TEST_F(ShellCompletionTest, NoDaemonMeansNoRunIdsAndNoDaemonStarted) {
   EXPECT_EQ(Complete({"status", ""}), Words({"last"}));
   CliResult ls = Cli({"ls", "--ids"});
   EXPECT_EQ(ls.exit_code, 3);
+}
+
+// The output of `command` run by /bin/sh in the test dir, and its status.
+std::string ShellOutput(const std::string& command, int* status) {
+  FILE* pipe = ::popen(command.c_str(), "r");
+  std::string out;
+  char buffer[4096];
+  while (pipe && std::fgets(buffer, sizeof buffer, pipe)) out += buffer;
+  *status = pipe ? ::pclose(pipe) : -1;
+  return out;
+}
+
+bool Have(const std::string& program) {
+  int status = 0;
+  ShellOutput("command -v " + program + " >/dev/null", &status);
+  return status == 0;
+}
+
+// fish completes a line on request (complete -C), so its script is driven
+// like bash's; zsh is only parsed (its completion needs a terminal).
+TEST_F(ShellCompletionTest, FishCompletesTheSameThings) {
+  if (!Have("fish")) GTEST_SKIP() << "no fish (scripts/setup.sh installs it)";
+  const std::string plan = WritePlan(
+      "two.json", R"({"steps": [{"id": "alpha", "run": "true"}, {"id": "beta", "run": "true"}]})");
+  const std::string run = Submit(plan);
+  CliResult script = Cli({"completions", "fish"});
+  ASSERT_EQ(script.exit_code, 0) << script.err;
+  std::ofstream(dir_ + "/aetherflow.fish") << script.out;
+  auto complete = [&](const std::string& line) {
+    int status = 0;
+    std::string out = ShellOutput(
+        "cd '" + dir_ + "' && PATH='" + BinDir() + "':$PATH AETHERFLOW_SOCKET='" + socket_ +
+            "' fish --no-config -c \"source aetherflow.fish; complete -C '" + line + "'\"",
+        &status);
+    EXPECT_EQ(status, 0) << line;
+    std::vector<std::string> words;
+    for (absl::string_view entry : absl::StrSplit(out, '\n', absl::SkipEmpty())) {
+      words.emplace_back(entry.substr(0, entry.find('\t')));
+    }
+    std::sort(words.begin(), words.end());
+    return words;
+  };
+  EXPECT_EQ(complete("aetherflow at"), Words({"attach"}));
+  EXPECT_EQ(complete("aetherflow ls --id"), Words({"--ids"}));
+  Words runs = {run, "last"};
+  std::sort(runs.begin(), runs.end());
+  EXPECT_EQ(complete("aetherflow status "), runs);
+  EXPECT_EQ(complete("aetherflow logs " + run + " "), Words({"alpha", "beta"}));
+}
+
+TEST_F(ShellCompletionTest, ZshScriptParses) {
+  if (!Have("zsh")) GTEST_SKIP() << "no zsh (scripts/setup.sh installs it)";
+  CliResult script = Cli({"completions", "zsh"});
+  ASSERT_EQ(script.exit_code, 0) << script.err;
+  std::ofstream(dir_ + "/_aetherflow") << script.out;
+  int status = 0;
+  std::string out = ShellOutput("zsh -n '" + dir_ + "/_aetherflow' 2>&1", &status);
+  EXPECT_EQ(status, 0) << out;
+  EXPECT_EQ(script.out.rfind("#compdef aetherflow\n", 0), 0u);
 }
 
 }  // namespace
