@@ -1,6 +1,9 @@
 # Completion scripts for bash, zsh and fish, written at build time by
 # `aetherflow completions SHELL` from the client's CLI11 definition, and
 # installed where each shell looks for a package's completions.
+if(AETHERFLOW_SANITIZE)
+  return()  # as the man pages: the plain build writes them
+endif()
 set(AF_COMPLETION_DIR "${CMAKE_BINARY_DIR}/completions")
 set(AF_COMPLETIONS)
 foreach(shell IN ITEMS
@@ -14,8 +17,7 @@ foreach(shell IN ITEMS
   set(out "${AF_COMPLETION_DIR}/${name}/${file}")
   add_custom_command(OUTPUT "${out}"
     COMMAND ${CMAKE_COMMAND} -E make_directory "${AF_COMPLETION_DIR}/${name}"
-    COMMAND ${CMAKE_COMMAND} -E env ASAN_OPTIONS=detect_leaks=0
-      ${CMAKE_COMMAND} "-DBINARY=$<TARGET_FILE:aetherflow>"
+    COMMAND ${CMAKE_COMMAND} "-DBINARY=$<TARGET_FILE:aetherflow>"
       "-DARGS=completions|${name}" "-DOUT=${out}"
       -P "${CMAKE_SOURCE_DIR}/cmake/write_output.cmake"
     DEPENDS aetherflow "${CMAKE_SOURCE_DIR}/cmake/write_output.cmake"

@@ -6,7 +6,8 @@
 # pandoc rather than help2man: help2man reads one program's --help, which
 # has neither the commands' options nor a file format (section 5).
 option(AETHERFLOW_MAN "Build and install the man pages (needs pandoc)" ON)
-if(NOT AETHERFLOW_MAN)
+if(NOT AETHERFLOW_MAN OR AETHERFLOW_SANITIZE)
+  # (a sanitizer build tests the code; its pages would be the same)
   return()
 endif()
 find_program(AETHERFLOW_PANDOC pandoc)
@@ -38,8 +39,7 @@ foreach(page IN ITEMS
     set(depends ${binary})
   endif()
   add_custom_command(OUTPUT "${out}"
-    # (a sanitizer build runs its binaries here: no leak report at exit)
-    COMMAND ${CMAKE_COMMAND} -E env ASAN_OPTIONS=detect_leaks=0 ${CMAKE_COMMAND} ${binary_args}
+    COMMAND ${CMAKE_COMMAND} ${binary_args}
       "-DPANDOC=${AETHERFLOW_PANDOC}" "-DSOURCE_DIR=${CMAKE_SOURCE_DIR}"
       "-DHEAD=${CMAKE_SOURCE_DIR}/man/${name}.${section}.md"
       "-DTAIL=${CMAKE_SOURCE_DIR}/man/${name}.${section}.see-also.md"
