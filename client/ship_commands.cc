@@ -7,6 +7,7 @@
 #include "client/cli_doc.h"
 #include "client/cli_util.h"
 #include "client/connection.h"
+#include "common/text.h"
 
 namespace aetherflow {
 namespace {
@@ -54,7 +55,7 @@ int CmdCompletions(const CLI::App& app, const std::string& shell) {
   const std::string script = CompletionScript(app, shell);
   if (script.empty()) {
     std::fprintf(stderr, "aetherflow: completions for bash, zsh or fish, not \"%s\"\n",
-                 shell.c_str());
+                 FitWidth(shell, 40).c_str());  // one safe line
     return kExitUsage;
   }
   std::fwrite(script.data(), 1, script.size(), stdout);

@@ -68,6 +68,13 @@ TEST_F(ShellCompletionTest, CommandsAndOptionsComeFromTheDefinition) {
   EXPECT_EQ(Complete({"completions", "f"}), Words({"fish"}));
 }
 
+TEST_F(ShellCompletionTest, AnotherShellIsAUsageError) {
+  CliResult r = Cli({"completions", "powershell"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_EQ(r.out, "");
+  EXPECT_EQ(r.err, "aetherflow: completions for bash, zsh or fish, not \"powershell\"\n");
+}
+
 TEST_F(ShellCompletionTest, PlanFilesAndDirectories) {
   WritePlan("plan.json", R"({"steps": [{"id": "a", "run": "true"}]})");
   WritePlan("plot.txt", "x");
