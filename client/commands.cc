@@ -15,6 +15,7 @@
 #include <sstream>
 #include <thread>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
@@ -492,6 +493,49 @@ int CmdSubmit(const GlobalOptions& global, const SubmitOptions& options) {
   } else {
     std::cout << *id << "\n";
   }
+  return kExitOk;
+}
+
+// `submit --stdin-batch` (issue 16): each line of stdin a one-step run of
+// `/bin/sh -c LINE`, all on one connection, so a script queues a thousand
+// commands in one process instead of a thousand. Blank lines and `#`
+// comments are skipped. The ids come out in input order; the first line
+// the daemon refuses stops the batch, and says which line it was.
+int CmdSubmitBatch(const GlobalOptions& global, const SubmitOptions& options) {
+  std::unique_ptr<Connection> connection = Connect(global);
+  if (!connection) return kExitUnreachable;
+  std::string line;
+  int number = 0;
+  std::string out;
+  while (std::getline(std::cin, line)) {
+    ++number;
+    const absl::string_view command = absl::StripAsciiWhitespace(line);
+    if (command.empty() || command.front() == '#') continue;
+    const std::string text(command);
+    nlohmann::json plan = nlohmann::json::parse(
+        CommandPlan({std::string(text.substr(0, text.find_first_of(" \t")))}));
+    plan["description"] = text;
+    plan["steps"][0]["description"] = text;
+    plan["steps"][0]["run"] = text;
+    LoadedPlan loaded;
+    loaded.text = plan.dump();
+    loaded.path = absl::StrCat("<stdin line ", number, ">");
+    int exit_code = kExitFailed;
+    std::optional<std::string> id =
+        SubmitPlan(global, connection.get(), loaded, options, &exit_code);
+    if (!id) {
+      std::fwrite(out.data(), 1, out.size(), stdout);
+      PrintError(absl::StrCat("aetherflow: stopped at stdin line ", number,
+                              "; the lines before it were submitted"));
+      return exit_code;
+    }
+    out += global.json ? nlohmann::json{{"run_id", *id}}.dump() + "\n" : *id + "\n";
+    if (out.size() > 4096) {
+      std::fwrite(out.data(), 1, out.size(), stdout);
+      out.clear();
+    }
+  }
+  std::fwrite(out.data(), 1, out.size(), stdout);
   return kExitOk;
 }
 

@@ -44,6 +44,9 @@ struct SubmitOptions {
 };
 
 int CmdSubmit(const GlobalOptions& global, const SubmitOptions& options);
+// `submit --stdin-batch`: one one-step run per line of stdin (sh -c LINE),
+// their ids in order, on one connection.
+int CmdSubmitBatch(const GlobalOptions& global, const SubmitOptions& options);
 int CmdRun(const GlobalOptions& global, const SubmitOptions& options);
 int CmdAttach(const GlobalOptions& global, const std::string& run);
 int CmdList(const GlobalOptions& global, int limit);

@@ -8,17 +8,21 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
 #include <future>
+#include <map>
 #include <thread>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "common/paths.h"
+#include "common/text.h"
+#include "common/version.h"
 #include "grpcpp/generic/generic_stub.h"
 #include "grpcpp/support/client_interceptor.h"
 
@@ -113,6 +117,48 @@ class BearerInterceptorFactory
 
  private:
   const std::string value_;
+};
+
+// Reads the daemon's version from the first answer that carries it
+// (kVersionHeader) and, when its minor version is not this client's, says so
+// on stderr: once per command, however many calls it makes.
+std::atomic<bool> version_checked{false};
+
+class VersionCheckInterceptor : public grpc::experimental::Interceptor {
+ public:
+  explicit VersionCheckInterceptor(const std::string* where) : where_(where) {}
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::POST_RECV_INITIAL_METADATA) &&
+        !version_checked.load(std::memory_order_relaxed)) {
+      Check(methods->GetRecvInitialMetadata());
+    }
+    methods->Proceed();
+  }
+
+ private:
+  void Check(std::multimap<grpc::string_ref, grpc::string_ref>* metadata) {
+    if (metadata == nullptr) return;
+    auto found = metadata->find(kVersionHeader);
+    if (found == metadata->end() || version_checked.exchange(true)) return;
+    const std::string daemon(found->second.data(), found->second.size());
+    const std::string skew = VersionSkew(Version(), FitWidth(daemon, 40), *where_);
+    if (!skew.empty()) std::fprintf(stderr, "aetherflow: warning: %s\n", skew.c_str());
+  }
+
+  const std::string* where_;
+};
+
+class VersionCheckFactory : public grpc::experimental::ClientInterceptorFactoryInterface {
+ public:
+  explicit VersionCheckFactory(std::string where) : where_(std::move(where)) {}
+  grpc::experimental::Interceptor* CreateClientInterceptor(
+      grpc::experimental::ClientRpcInfo*) override {
+    return new VersionCheckInterceptor(&where_);
+  }
+
+ private:
+  const std::string where_;
 };
 
 // Connects to every address of host:port in turn, each for at most
@@ -273,6 +319,8 @@ bool SocketAnswers(const std::string& path) {
   return answers;
 }
 
+void SuppressVersionWarning() { version_checked = true; }
+
 Connection::Connection(std::string where, std::shared_ptr<grpc::Channel> channel)
     : where_(std::move(where)),
       channel_(std::move(channel)),
@@ -306,8 +354,12 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::Open(
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(kMaxMessageBytes);
   args.SetMaxSendMessageSize(kMaxMessageBytes);
-  auto channel = grpc::CreateCustomChannel(
-      "unix:" + socket_path, grpc::InsecureChannelCredentials(), args);
+  std::vector<std::unique_ptr<grpc::experimental::ClientInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(std::make_unique<VersionCheckFactory>(socket_path));
+  auto channel = grpc::experimental::CreateCustomChannelWithInterceptors(
+      "unix:" + socket_path, grpc::InsecureChannelCredentials(), args,
+      std::move(interceptors));
   return std::unique_ptr<Connection>(new Connection(socket_path, std::move(channel)));
 }
 
@@ -335,6 +387,7 @@ absl::StatusOr<std::unique_ptr<Connection>> Connection::OpenRemote(
   if (!remote.token.empty()) {
     interceptors.push_back(std::make_unique<BearerInterceptorFactory>(remote.token));
   }
+  interceptors.push_back(std::make_unique<VersionCheckFactory>(remote.address));
   // "dns:///" so that "localhost:PORT" and "[::1]:PORT" resolve as written.
   auto channel = grpc::experimental::CreateCustomChannelWithInterceptors(
       "dns:///" + remote.address, credentials, args, std::move(interceptors));

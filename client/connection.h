@@ -51,6 +51,11 @@ class Connection {
   std::unique_ptr<::aetherflow::v1::AetherFlow::Stub> stub_;
 };
 
+// A client of another minor version than the daemon's says so once, on
+// stderr, at the first answer (common/version.h). After this call it does
+// not (doctor reports it itself).
+void SuppressVersionWarning();
+
 // True when a process accepts connections on the Unix socket.
 bool SocketAnswers(const std::string& path);
 

@@ -21,9 +21,11 @@
 #include "client/mcp.h"
 #include "client/render.h"
 #include "client/web_server.h"
+#include "client/ship_commands.h"
 #include "common/limits.h"
 #include "common/paths.h"
 #include "common/text.h"
+#include "common/version.h"
 
 namespace {
 
@@ -134,7 +136,7 @@ int main(int argc, char** argv) {
   std::string config;
   app.add_option("--config", config,
                  "providers and prices for --dry-run (default: the user's config.toml)");
-  app.set_version_flag("--version", "aetherflow 0.1.0");
+  app.set_version_flag("--version", absl::StrCat("aetherflow ", aetherflow::Version()));
 
   aetherflow::SubmitOptions submit_options;
   auto add_plan_options = [&](CLI::App* sub) {
@@ -260,6 +262,23 @@ int main(int argc, char** argv) {
   CLI::App* report = app.add_subcommand("report", "a run's page as one self-contained HTML file");
   add_run(report);
   report->add_option("-o,--output", report_output, "file (default: stdout)");
+  // Issue 16: bare ids for completion, the completion scripts, the man
+  // pages' generated sections (hidden), and doctor.
+  bool ids_only = false;
+  ls->add_flag("--ids", ids_only, "run ids only, one a line (for completion and scripts)");
+  status->add_flag("--ids", ids_only, "the run's step ids only, one a line");
+  std::string shell;
+  CLI::App* completions = app.add_subcommand(
+      "completions", "the completion script for bash, zsh or fish, from this definition");
+  completions->add_option("shell", shell, "bash, zsh or fish")->required();
+  bool stdin_batch = false;
+  submit->add_flag("--stdin-batch", stdin_batch,
+                   "one run per line of stdin (sh -c LINE), ids in order, one connection");
+  CLI::App* doctor = app.add_subcommand(
+      "doctor", "which daemon, versions, state directory, config, keys, terminal: "
+                "exit 1 with one line per problem");
+  CLI::App* manual = app.add_subcommand("manual", "the man page's generated sections");
+  manual->group("");
 
   if (const std::string word = CommandWord(args); !word.empty() && !IsCommand(word, app)) {
     return UsageError(UnknownCommand(word, app));
@@ -289,6 +308,9 @@ int main(int argc, char** argv) {
     older_than = absl::StrCat(older_than, " ", absl::StrJoin(prune_rest, " "));
   }
 
+  if (completions->parsed()) return aetherflow::CmdCompletions(app, shell);
+  if (manual->parsed()) return aetherflow::CmdManual(app);
+
   aetherflow::GlobalOptions global;
   global.socket_given = !socket.empty();
   global.socket = socket.empty() ? aetherflow::DefaultSocketPath() : socket;
@@ -317,6 +339,14 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "aetherflow: \"-- CMD\" goes with run or submit\n");
     return aetherflow::kExitUsage;
   }
+  if (submit->parsed() && stdin_batch) {
+    if (!submit_options.plan_path.empty() || !command.empty() || submit_options.dry_run) {
+      std::fprintf(stderr, "aetherflow: --stdin-batch reads commands from stdin: "
+                           "no plan file, -- or --dry-run with it\n");
+      return aetherflow::kExitUsage;
+    }
+    return aetherflow::CmdSubmitBatch(global, submit_options);
+  }
   if (run->parsed() || submit->parsed()) {
     submit_options.command = command;
     if (submit_options.plan_path.empty() == command.empty()) {
@@ -328,6 +358,9 @@ int main(int argc, char** argv) {
                          : aetherflow::CmdSubmit(global, submit_options);
   }
   if (attach->parsed()) return aetherflow::CmdAttach(global, run_ref);
+  if (doctor->parsed()) return aetherflow::CmdDoctor(global);
+  if (ls->parsed() && ids_only) return aetherflow::CmdListIds(global, limit);
+  if (status->parsed() && ids_only) return aetherflow::CmdStepIds(global, run_ref);
   if (ls->parsed()) return aetherflow::CmdList(global, limit);
   if (status->parsed()) return aetherflow::CmdStatus(global, run_ref);
   if (logs->parsed()) return aetherflow::CmdLogs(global, run_ref, step, follow, tail);

@@ -40,8 +40,14 @@ target_link_libraries(aetherflow_daemon PUBLIC
   PkgConfig::SQLITE3 PkgConfig::SYSTEMD absl::synchronization absl::time
   absl::flat_hash_map Threads::Threads CURL::libcurl)
 
+# Completion scripts and man-page sections, written from a CLI11
+# definition (both binaries).
+add_library(aetherflow_cli_doc STATIC client/cli_doc.cc)
+target_link_libraries(aetherflow_cli_doc PUBLIC CLI11::CLI11 absl::strings)
+target_include_directories(aetherflow_cli_doc PUBLIC ${CMAKE_SOURCE_DIR})
+
 add_executable(aetherflowd daemon/main.cc)
-target_link_libraries(aetherflowd PRIVATE aetherflow_daemon CLI11::CLI11)
+target_link_libraries(aetherflowd PRIVATE aetherflow_daemon aetherflow_cli_doc CLI11::CLI11)
 
 add_library(aetherflow_client STATIC
   client/apply_commands.cc
@@ -50,6 +56,7 @@ add_library(aetherflow_client STATIC
   client/client_api.cc
   client/commands.cc
   client/connection.cc
+  client/doctor.cc
   client/export.cc
   client/follow.cc
   client/mcp.cc
@@ -60,17 +67,20 @@ add_library(aetherflow_client STATIC
   client/run_actions.cc
   client/run_model.cc
   client/run_times.cc
+  client/ship_commands.cc
   client/step_log_view.cc
 )
 set(CURSES_NEED_NCURSES TRUE)
 set(CURSES_NEED_WIDE TRUE)
 find_package(Curses REQUIRED)
 target_link_libraries(aetherflow_client PUBLIC
-  aetherflow_common aetherflow_proto CLI11::CLI11 absl::time ${CURSES_LIBRARIES})
+  aetherflow_common aetherflow_proto aetherflow_cli_doc CLI11::CLI11 absl::time
+  ${CURSES_LIBRARIES})
 target_include_directories(aetherflow_client PRIVATE ${CURSES_INCLUDE_DIRS})
 
 add_executable(aetherflow client/main.cc)
 target_link_libraries(aetherflow PRIVATE aetherflow_client)
+include(cmake/static_client.cmake)
 
 include(GNUInstallDirs)
 install(TARGETS aetherflowd aetherflow RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
@@ -104,3 +114,6 @@ add_library(aetherflow_web STATIC
 )
 target_link_libraries(aetherflow_web PUBLIC aetherflow_client PkgConfig::HTTPLIB)
 target_link_libraries(aetherflow PRIVATE aetherflow_web)
+include(cmake/man.cmake)
+include(cmake/completions.cmake)
+include(cmake/package.cmake)

@@ -34,6 +34,8 @@
 #include "daemon/listener.h"
 #include "common/config.h"
 #include "common/paths.h"
+#include "common/version.h"
+#include "client/cli_doc.h"
 #include "daemon/capacity.h"
 #include "daemon/engine.h"
 #include "daemon/event_hub.h"
@@ -244,11 +246,18 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("--foreground", foreground,
                "stay in the foreground (always the case; kept for scripts)");
-  app.set_version_flag("--version", "aetherflowd 0.1.0");
+  app.set_version_flag("--version", absl::StrCat("aetherflowd ", aetherflow::Version()));
+  // The man page's OPTIONS section (aetherflowd(8)), from this definition.
+  bool manual = false;
+  app.add_flag("--manual", manual)->group("");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     return app.exit(e) == 0 ? 0 : 2;
+  }
+  if (manual) {
+    std::cout << aetherflow::ManualSections(app);
+    return 0;
   }
   aetherflow::ResourceCapacity resources_flag;
   if (*resources_option) {
@@ -284,6 +293,7 @@ int main(int argc, char** argv) {
   }
   // Remote access is checked before anything listens.
   aetherflow::ServerOptions server_options;
+  server_options.state_dir = state_dir;
   if (!listen_address.empty()) {
     if (token_file.empty()) return Fail("--listen needs --token-file");
     absl::StatusOr<std::string> token = ReadTokenFile(token_file);

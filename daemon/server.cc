@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -20,6 +21,7 @@
 #include "daemon/checkin_call.h"
 #include "common/limits.h"
 #include "common/status_macros.h"
+#include "common/version.h"
 #include "daemon/listener.h"
 #include "daemon/engine.h"
 #include "daemon/event_hub.h"
@@ -588,6 +590,24 @@ class Service final
     return reactor;
   }
 
+  void set_state_dir(std::string state_dir) { state_dir_ = std::move(state_dir); }
+
+  grpc::ServerUnaryReactor* GetVersion(grpc::CallbackServerContext* context,
+                                       const pb::GetVersionRequest*,
+                                       pb::GetVersionResponse* response) override {
+    response->set_version(Version());
+    response->set_state_dir(state_dir_);
+    struct statvfs fs {};
+    if (!state_dir_.empty() && ::statvfs(state_dir_.c_str(), &fs) == 0) {
+      response->set_state_dir_free_bytes(static_cast<int64_t>(fs.f_bavail) *
+                                         static_cast<int64_t>(fs.f_frsize));
+    }
+    response->set_pid(::getpid());
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+
   grpc::ServerUnaryReactor* ListRuns(grpc::CallbackServerContext* context,
                                      const pb::ListRunsRequest* request,
                                      pb::ListRunsResponse* response) override {
@@ -862,6 +882,29 @@ class Service final
   EventHub* hub_;
   CallerResolver resolver_;
   Pump pump_;
+  std::string state_dir_;
+};
+
+// Every answer carries the daemon's version (kVersionHeader), so that a
+// client of another minor version can say so without a call of its own.
+class VersionHeaderInterceptor : public grpc::experimental::Interceptor {
+ public:
+  void Intercept(grpc::experimental::InterceptorBatchMethods* methods) override {
+    if (methods->QueryInterceptionHookPoint(
+            grpc::experimental::InterceptionHookPoints::PRE_SEND_INITIAL_METADATA)) {
+      methods->GetSendInitialMetadata()->emplace(kVersionHeader, Version());
+    }
+    methods->Proceed();
+  }
+};
+
+class VersionHeaderFactory
+    : public grpc::experimental::ServerInterceptorFactoryInterface {
+ public:
+  grpc::experimental::Interceptor* CreateServerInterceptor(
+      grpc::experimental::ServerRpcInfo*) override {
+    return new VersionHeaderInterceptor;
+  }
 };
 
 // Over TLS, calls without the bearer token are refused before any service
@@ -922,7 +965,12 @@ absl::StatusOr<std::unique_ptr<Server>> Server::Start(
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   auto service = std::make_unique<Service>(
       engine, store, hub, CallerResolver(options.token, options.remote_user));
+  service->set_state_dir(options.state_dir);
   grpc::ServerBuilder builder;
+  std::vector<std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+      interceptors;
+  interceptors.push_back(std::make_unique<VersionHeaderFactory>());
+  builder.experimental().SetInterceptorCreators(std::move(interceptors));
   int tcp_port = 0;
   if (!options.tcp_address.empty()) {
     std::shared_ptr<grpc::ServerCredentials> credentials;

@@ -32,6 +32,8 @@ struct ServerOptions {
   std::optional<Caller> remote_user;
   // Any message larger is refused by gRPC (RESOURCE_EXHAUSTED).
   int max_message_bytes = 32 * 1024 * 1024;
+  // Reported by GetVersion, with the space free there.
+  std::string state_dir;
 };
 
 class Server {

@@ -15,6 +15,8 @@ packages=(
   libcurl4-openssl-dev libsystemd-dev libre2-dev
   # aetherflow web: the HTTP server (a compiled library in Debian)
   libcpp-httplib-dev
+  # the man pages are written from the README at build time
+  pandoc
   # tests and benchmarks: terminal tests, DB inspection, the ninja baseline,
   # pgrep/pkill (procps), the test certificates (openssl)
   tmux sqlite3 python3 bc procps openssl
@@ -34,6 +36,11 @@ packages=(
   # multi-user tests: useradd/groupadd, setpriv; a client without the
   # system's CAs: unshare, mount (all in a minimal Debian, listed so)
   passwd util-linux mount
+  # issue 16: man --warnings (man-db), completion tests (bash-completion,
+  # zsh, fish),
+  # the .deb check (lintian, dpkg-dev, fakeroot), start-up timings
+  # (hyperfine) and the task-spooler baseline (tsp)
+  man-db bash-completion zsh fish lintian dpkg-dev fakeroot hyperfine task-spooler
   # scripts/hardening.sh: libFuzzer and sanitizer runtimes
   clang libclang-rt-14-dev
 )
