@@ -513,7 +513,7 @@ int CmdSubmitBatch(const GlobalOptions& global, const SubmitOptions& options) {
     if (command.empty() || command.front() == '#') continue;
     const std::string text(command);
     nlohmann::json plan = nlohmann::json::parse(
-        CommandPlan({std::string(text.substr(0, text.find_first_of(" \t")))}));
+        CommandPlanJson({std::string(text.substr(0, text.find_first_of(" \t")))}));
     plan["description"] = text;
     plan["steps"][0]["description"] = text;
     plan["steps"][0]["run"] = text;
