@@ -729,20 +729,10 @@ int CmdCancel(const GlobalOptions& global, const std::string& run) {
 }
 
 int CmdPause(const GlobalOptions& global, const std::string& run) {
-  std::unique_ptr<Connection> connection = Connect(global);
-  if (!connection) return kExitUnreachable;
-  pb::PauseRunRequest request;
-  request.set_run_id(run);
-  pb::RunSnapshot snapshot;
-  grpc::ClientContext context;
-  grpc::Status status = connection->stub()->PauseRun(&context, request, &snapshot);
-  if (status.error_code() == grpc::StatusCode::UNIMPLEMENTED &&
-      status.error_message().empty()) {
-    PrintError(absl::StrCat("aetherflow: the daemon at ", global.where(),
-                            " cannot pause runs (it is older than this client)"));
-    return ExitCodeFor(status);
-  }
-  if (!status.ok()) return RpcFailed(status, global);
+  ClientApi api(global);
+  absl::StatusOr<pb::RunSnapshot> paused_run = api.Pause(run);
+  if (!paused_run.ok()) return ApiFailed(paused_run.status());
+  const pb::RunSnapshot& snapshot = *paused_run;
   if (global.json) {
     std::cout << StatusJson(snapshot, NowMs()).dump(2) << "\n";
   } else {

@@ -315,6 +315,11 @@ TEST_F(McpTest, UnknownRunsAndBadArgumentsAreToolErrors) {
   EXPECT_EQ(mcp->Request("tools/call", {{"name", "nope"}})["error"]["code"], -32602);
   mcp->SendRaw("{oops\n");
   EXPECT_EQ(mcp->Next()["error"]["code"], -32700);
+  // A line over the 4 MiB bound is refused, not held.
+  mcp->SendRaw(std::string(5 * 1024 * 1024, 'x') + "\n");
+  json big = mcp->Next();
+  EXPECT_EQ(big["error"]["code"], -32700);
+  EXPECT_EQ(big["error"]["message"], "message longer than 4 MiB");
   EXPECT_EQ(mcp->Request("ping")["result"], json::object());
 }
 
