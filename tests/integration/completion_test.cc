@@ -60,7 +60,8 @@ using Words = std::vector<std::string>;
 
 TEST_F(ShellCompletionTest, CommandsAndOptionsComeFromTheDefinition) {
   EXPECT_EQ(Complete({"at"}), Words({"attach"}));
-  EXPECT_EQ(Complete({"re"}), Words({"resume"}));
+  EXPECT_EQ(Complete({"re"}), Words({"report", "resume", "revert"}));
+  EXPECT_EQ(Complete({"rev"}), Words({"revert"}));
   EXPECT_EQ(Complete({"ls", "--id"}), Words({"--ids"}));
   EXPECT_EQ(Complete({"logs", "last", "--fo"}), Words({"--follow"}));
   // Global options go after the command too.
