@@ -237,6 +237,32 @@ TEST_F(WebTest, AReconnectingPageGetsWhatItMissedAndNothingTwice) {
   EXPECT_EQ(bad->status, 400);
 }
 
+TEST_F(WebTest, APageWhoseConnectionBrokeMidRunLosesNothing) {
+  std::string gate = dir_ + "/gate";
+  std::string plan = WritePlan("p.json", absl::StrCat(R"({"steps": [
+    {"id": "one", "run": "while [ ! -e )", gate, R"( ]; do sleep 0.05; done"},
+    {"id": "two", "run": "echo two", "dependencies": ["one"]},
+    {"id": "three", "run": "echo three", "dependencies": ["two"]}]})"));
+  std::string run = Submit(plan);
+  ASSERT_NO_FATAL_FAILURE(StartWeb());
+  // The connection breaks while "one" runs; the run goes on meanwhile.
+  std::vector<json> before = Follow(run, "", [](const json& m) {
+    return m["view"]["steps"][0]["state"] == "running" && m["seq"].get<int64_t>() > 0;
+  });
+  ASSERT_FALSE(before.empty());
+  const int64_t seen = before.back()["seq"];
+  std::ofstream(gate) << "go";
+  WaitForEnd(run);
+  // EventSource comes back with Last-Event-ID: the rest, from there.
+  std::vector<json> after = Follow(run, std::to_string(seen),
+                                   [](const json& m) { return m["ended"].get<bool>(); });
+  ASSERT_FALSE(after.empty());
+  std::vector<json> all = before;
+  all.insert(all.end(), after.begin(), after.end());
+  ExpectEveryEventOnce(all, 1, Status(run)["run"]["last_seq"]);
+  EXPECT_EQ(after.back()["view"]["run"]["state"], "succeeded");
+}
+
 TEST_F(WebTest, TheStreamSurvivesADaemonRestart) {
   std::string gate = dir_ + "/gate";
   std::string plan = WritePlan("p.json", absl::StrCat(R"({"steps": [
