@@ -388,7 +388,7 @@ void WebServer::RunEvents(const httplib::Request& req, httplib::Response& res) {
     return;
   }
   if (!TakeStreamSlot()) {
-    hub_.Unsubscribe(id);
+    hub_.Unsubscribe(id, channel.get());
     res.status = 503;
     res.set_content("too many open pages\n", "text/plain");
     return;
@@ -421,9 +421,9 @@ void WebServer::RunEvents(const httplib::Request& req, httplib::Response& res) {
         }
         return !stopping_;
       },
-      [this, id](bool) {
+      [this, id, channel = channel.get()](bool) {
         --event_streams_;
-        hub_.Unsubscribe(id);
+        hub_.Unsubscribe(id, channel);
       });
 }
 
