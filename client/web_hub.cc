@@ -175,6 +175,11 @@ int64_t RunChannel::seq() {
   return seq_;
 }
 
+bool RunChannel::ended() {
+  std::lock_guard<std::mutex> lock(mu_);
+  return ended_;
+}
+
 pb::RunSnapshot RunChannel::Snapshot() {
   std::lock_guard<std::mutex> lock(mu_);
   return model_->snapshot();
@@ -187,7 +192,7 @@ std::shared_ptr<RunChannel> WebHub::Subscribe(const std::string& run_id, int* gr
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = channels_.find(run_id);
-    if (it != channels_.end()) {
+    if (it != channels_.end() && !it->second.channel->ended()) {
       ++it->second.clients;
       return it->second.channel;
     }
@@ -210,20 +215,22 @@ std::shared_ptr<RunChannel> WebHub::Subscribe(const std::string& run_id, int* gr
   }
   std::lock_guard<std::mutex> lock(mu_);
   Entry& entry = channels_[run_id];
-  if (!entry.channel) {
+  if (!entry.channel || entry.channel->ended()) {
+    // The ended one lives on with the pages that still hold it.
     entry.channel = std::make_shared<RunChannel>(connection_, run_id, std::move(snapshot),
                                                  &streams_);
+    entry.clients = 0;
   }
   ++entry.clients;
   return entry.channel;
 }
 
-void WebHub::Unsubscribe(const std::string& run_id) {
+void WebHub::Unsubscribe(const std::string& run_id, const RunChannel* channel) {
   std::shared_ptr<RunChannel> last;
   {
     std::lock_guard<std::mutex> lock(mu_);
     auto it = channels_.find(run_id);
-    if (it == channels_.end()) return;
+    if (it == channels_.end() || it->second.channel.get() != channel) return;
     if (--it->second.clients > 0) return;
     last = std::move(it->second.channel);
     channels_.erase(it);

@@ -50,8 +50,11 @@ class RunChannel {
   int64_t seq();
   // Ends the stream (the last page left, or the server stops).
   void Stop();
-  // The run's snapshot and every event seen, for /metrics and tests.
+  // The run's snapshot, as the events made it.
   ::aetherflow::v1::RunSnapshot Snapshot();
+  // The stream is over (the run ended, or the daemon refused): a page
+  // that comes later gets a new channel (the run may have been resumed).
+  bool ended();
 
  private:
   void ReadLoop();
@@ -81,12 +84,13 @@ class WebHub {
   explicit WebHub(Connection* connection) : connection_(connection) {}
   ~WebHub();
 
-  // A page follows `run_id`: the run's channel, started on first use.
-  // NotFound-like failures come back as the gRPC status code in *code
-  // (then null). Call Unsubscribe when the page leaves.
+  // A page follows `run_id`: the run's channel, started on first use (or
+  // when the last one ended). Failures come back as the gRPC status code
+  // in *grpc_code (then null). Call Unsubscribe with the channel when the
+  // page leaves.
   std::shared_ptr<RunChannel> Subscribe(const std::string& run_id, int* grpc_code,
                                         std::string* error);
-  void Unsubscribe(const std::string& run_id);
+  void Unsubscribe(const std::string& run_id, const RunChannel* channel);
 
   // Stops every channel (server shutdown).
   void StopAll();

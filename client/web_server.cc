@@ -277,6 +277,8 @@ class WebServer {
   std::mutex sessions_mu_;
   std::map<std::string, Session> sessions_;  // by cookie value
   std::atomic<int> event_streams_{0};
+  std::mutex metrics_mu_;
+  std::map<std::string, pb::RunSnapshot> snapshots_;  // /metrics' cache, metrics_mu_
   std::atomic<bool> stopping_{false};
   httplib::Server server_;
 };
@@ -386,7 +388,7 @@ void WebServer::RunEvents(const httplib::Request& req, httplib::Response& res) {
     return;
   }
   if (!TakeStreamSlot()) {
-    hub_.Unsubscribe(id);
+    hub_.Unsubscribe(id, channel.get());
     res.status = 503;
     res.set_content("too many open pages\n", "text/plain");
     return;
@@ -419,9 +421,9 @@ void WebServer::RunEvents(const httplib::Request& req, httplib::Response& res) {
         }
         return !stopping_;
       },
-      [this, id](bool) {
+      [this, id, channel = channel.get()](bool) {
         --event_streams_;
-        hub_.Unsubscribe(id);
+        hub_.Unsubscribe(id, channel);
       });
 }
 
@@ -601,15 +603,31 @@ void WebServer::Metrics(httplib::Response& res) {
                     "text/plain; version=0.0.4; charset=utf-8");
     return;
   }
+  std::lock_guard<std::mutex> lock(metrics_mu_);
+  std::map<std::string, pb::RunSnapshot> kept;
   for (const pb::Run& run : runs.runs()) {
     input.runs.push_back(run);
-    pb::GetRunRequest get;
-    get.set_run_id(run.id());
-    pb::RunSnapshot snapshot;
-    grpc::ClientContext get_context;
-    get_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
-    if (connection_->stub()->GetRun(&get_context, get, &snapshot).ok()) {
-      input.snapshots.push_back(std::move(snapshot));
+    // An ended run's steps do not change until a resume (a new state or
+    // sequence number): its snapshot is reused, so a scrape asks only for
+    // what moves.
+    const bool ended = run.state() != pb::RUN_QUEUED && run.state() != pb::RUN_RUNNING &&
+                       run.state() != pb::RUN_PAUSED;
+    auto cached = snapshots_.find(run.id());
+    if (ended && cached != snapshots_.end() &&
+        cached->second.run().last_seq() == run.last_seq() &&
+        cached->second.run().state() == run.state()) {
+      input.snapshots.push_back(cached->second);
+      kept[run.id()] = std::move(cached->second);
+    } else {
+      pb::GetRunRequest get;
+      get.set_run_id(run.id());
+      pb::RunSnapshot snapshot;
+      grpc::ClientContext get_context;
+      get_context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+      if (connection_->stub()->GetRun(&get_context, get, &snapshot).ok()) {
+        input.snapshots.push_back(snapshot);
+        kept[run.id()] = std::move(snapshot);
+      }
     }
     const pb::RunState s = run.state();
     if (s == pb::RUN_SUCCEEDED) {
@@ -629,6 +647,7 @@ void WebServer::Metrics(httplib::Response& res) {
       }
     }
   }
+  snapshots_ = std::move(kept);  // forgets removed runs
   input.web_streams = hub_.streams();
   input.web_clients = hub_.clients();
   res.set_content(MetricsText(input), "text/plain; version=0.0.4; charset=utf-8");

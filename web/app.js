@@ -223,7 +223,10 @@
   function act(what) {
     fetch('/api/runs/' + encodeURIComponent(runId) + '/' + what, {
       method: 'POST', headers: { 'X-CSRF-Token': csrf }, credentials: 'same-origin',
-    }).then((r) => r.json().then((j) => flash(j.message, !j.ok)))
+    }).then((r) => r.json().then((j) => {
+      flash(j.message, !j.ok);
+      if (j.ok && what === 'resume') follow();
+    }))
       .catch(() => flash('the page cannot reach aetherflow web', true));
   }
 
@@ -301,9 +304,18 @@
       $('cancel').textContent = 'Cancel';
       act('cancel');
     });
-    // EventSource reconnects by itself and sends Last-Event-ID: the web
-    // process answers with what was missed, so nothing is lost.
-    const es = new EventSource('/api/runs/' + encodeURIComponent(runId) + '/events');
+    follow();
+  }
+
+  // EventSource reconnects by itself and sends Last-Event-ID: the web
+  // process answers with what was missed, so nothing is lost. A run that
+  // ended closes the stream; a resume opens it again from where it was.
+  let source = null;
+  function follow() {
+    if (source && source.readyState !== EventSource.CLOSED) return;
+    const after = body.dataset.seq ? '?after=' + body.dataset.seq : '';
+    const es = new EventSource('/api/runs/' + encodeURIComponent(runId) + '/events' + after);
+    source = es;
     es.addEventListener('view', (e) => {
       const msg = JSON.parse(e.data);
       render(msg);

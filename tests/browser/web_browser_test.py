@@ -94,8 +94,21 @@ def plan(name, steps, description, max_parallel=0):
 
 driver = None
 try:
+    # LLM steps against the OpenAI-compatible test server, for tokens and
+    # cost over time.
+    port_file = os.path.join(tmp, "port")
+    fake = subprocess.Popen([os.path.join(BIN, "tests", "fake_openai"), "--port-file", port_file,
+                             "--latency-ms", "150"], stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL)
+    procs.append(fake)
+    wait_until("the test LLM server", lambda: os.path.getsize(port_file) > 0)
+    config = os.path.join(tmp, "config.toml")
+    with open(config, "w") as f:
+        f.write('[providers.deepseek]\nbase_url = "http://127.0.0.1:%s/v1"\n'
+                'price_input = 0.27\nprice_output = 1.10\n' % open(port_file).read().strip())
     daemon = subprocess.Popen([os.path.join(BIN, "aetherflowd"), "--socket", sock,
-                               "--state-dir", os.path.join(tmp, "state")], env=env,
+                               "--state-dir", os.path.join(tmp, "state"), "--config", config],
+                              env=dict(env, DEEPSEEK_API_KEY="test-key"),
                               stdout=subprocess.DEVNULL, stderr=open(os.path.join(tmp, "d.err"), "w"))
     procs.append(daemon)
     wait_until("the daemon", lambda: answers(sock))
@@ -108,6 +121,10 @@ try:
         {"id": "test", "run": "echo tests pass", "dependencies": ["fetch", "lint"]},
         {"id": "package", "run": "echo packaged", "dependencies": ["build", "test"]},
     ], "Nightly build", max_parallel=4)).split()[0]
+    llm = cli("submit", plan("llm.json", [
+        {"id": "gen_%d" % i, "type": "code_generation", "description": "Generate module %d" % i,
+         "context": {"language": "python", "files": ["mod_%d.py" % i]}} for i in range(6)
+    ], "Generate modules", max_parallel=2)).split()[0]
     doomed = cli("submit", plan("long.json", [{"id": "soak", "run": "sleep 600"}],
                                 "Soak test")).split()[0]
 
@@ -142,9 +159,10 @@ try:
 
     # The runs list, newest first, live.
     driver.get(base + "/")
-    wait_until("both runs listed", lambda: len(driver.find_elements(By.CSS_SELECTOR, "#runs tbody tr")) >= 2)
+    wait_until("the runs listed", lambda: len(driver.find_elements(By.CSS_SELECTOR, "#runs tbody tr")) >= 3)
     rows = driver.find_elements(By.CSS_SELECTOR, "#runs tbody tr")
     check(rows[0].get_attribute("data-run") == doomed, "the newest run is first")
+    check(len(rows) == 3, "three runs listed")
     if SHOTS:
         driver.save_screenshot(os.path.join(SHOTS, "web-runs.png"))
 
@@ -199,6 +217,17 @@ try:
         driver.save_screenshot(os.path.join(SHOTS, "web-run-phone.png"))
         driver.execute_cdp_cmd("Emulation.clearDeviceMetricsOverride", {})
         driver.execute_cdp_cmd("Emulation.setEmulatedMedia", {"features": []})
+
+    # Tokens and cost over time, from the LLM steps' figures.
+    driver.get(base + "/runs/" + llm)
+    wait_until("the LLM run's end", lambda: driver.find_element(By.TAG_NAME, "body").get_attribute("data-state") == "succeeded")
+    check(driver.find_elements(By.CSS_SELECTOR, "#series path.tokens"), "a tokens line")
+    check(driver.find_elements(By.CSS_SELECTOR, "#series path.cost"), "a cost line")
+    check("Tokens: -" not in driver.find_element(By.ID, "figures").text, "the header has tokens")
+    if SHOTS:
+        driver.set_window_size(1280, 1100)
+        driver.save_screenshot(os.path.join(SHOTS, "web-run-llm.png"))
+        driver.set_window_size(1280, 900)
 
     # Cancel from the page (the button asks for a second click).
     driver.get(base + "/runs/" + doomed)

@@ -237,6 +237,32 @@ TEST_F(WebTest, AReconnectingPageGetsWhatItMissedAndNothingTwice) {
   EXPECT_EQ(bad->status, 400);
 }
 
+TEST_F(WebTest, APageWhoseConnectionBrokeMidRunLosesNothing) {
+  std::string gate = dir_ + "/gate";
+  std::string plan = WritePlan("p.json", absl::StrCat(R"({"steps": [
+    {"id": "one", "run": "while [ ! -e )", gate, R"( ]; do sleep 0.05; done"},
+    {"id": "two", "run": "echo two", "dependencies": ["one"]},
+    {"id": "three", "run": "echo three", "dependencies": ["two"]}]})"));
+  std::string run = Submit(plan);
+  ASSERT_NO_FATAL_FAILURE(StartWeb());
+  // The connection breaks while "one" runs; the run goes on meanwhile.
+  std::vector<json> before = Follow(run, "", [](const json& m) {
+    return m["view"]["steps"][0]["state"] == "running" && m["seq"].get<int64_t>() > 0;
+  });
+  ASSERT_FALSE(before.empty());
+  const int64_t seen = before.back()["seq"];
+  std::ofstream(gate) << "go";
+  WaitForEnd(run);
+  // EventSource comes back with Last-Event-ID: the rest, from there.
+  std::vector<json> after = Follow(run, std::to_string(seen),
+                                   [](const json& m) { return m["ended"].get<bool>(); });
+  ASSERT_FALSE(after.empty());
+  std::vector<json> all = before;
+  all.insert(all.end(), after.begin(), after.end());
+  ExpectEveryEventOnce(all, 1, Status(run)["run"]["last_seq"]);
+  EXPECT_EQ(after.back()["view"]["run"]["state"], "succeeded");
+}
+
 TEST_F(WebTest, TheStreamSurvivesADaemonRestart) {
   std::string gate = dir_ + "/gate";
   std::string plan = WritePlan("p.json", absl::StrCat(R"({"steps": [
@@ -341,6 +367,49 @@ TEST_F(WebTest, ActionsNeedThePagesCsrfToken) {
                            "text/plain");
   ASSERT_TRUE(gone);
   EXPECT_EQ(gone->status, 404);
+}
+
+TEST_F(WebTest, AResumedRunIsFollowedAgain) {
+  // Fails the first time, succeeds when run again.
+  std::string mark = dir_ + "/ran-once";
+  std::string plan = WritePlan("p.json", absl::StrCat(R"({"steps": [
+    {"id": "flaky", "run": "if [ -e )", mark, R"( ]; then echo ok; else touch )", mark,
+                                        R"(; exit 1; fi"}]})"));
+  std::string run = Submit(plan);
+  ASSERT_NO_FATAL_FAILURE(StartWeb());
+  std::vector<json> first = Follow(run, "", [](const json& m) { return m["ended"].get<bool>(); });
+  ASSERT_FALSE(first.empty());
+  EXPECT_EQ(first.back()["view"]["run"]["state"], "failed");
+  auto page = Http()->Get(absl::StrCat("/runs/", run).c_str());
+  ASSERT_TRUE(page);
+  std::smatch m;
+  ASSERT_TRUE(std::regex_search(page->body, m, std::regex("data-csrf=\"([0-9a-f]+)\"")));
+  auto resume = Http()->Post(absl::StrCat("/api/runs/", run, "/resume").c_str(),
+                             {{"X-CSRF-Token", m[1].str()}}, "", "text/plain");
+  ASSERT_TRUE(resume);
+  EXPECT_EQ(resume->status, 200) << resume->body;
+  // The page opens its stream again from where it was (?after=).
+  const std::string after = std::to_string(first.back()["seq"].get<int64_t>());
+  std::string buffer;
+  std::vector<json> again;
+  const auto deadline = Clock::now() + std::chrono::seconds(60);
+  auto res = Http()->Get(absl::StrCat("/api/runs/", run, "/events?after=", after).c_str(),
+                         [&](const char* data, size_t n) {
+                           buffer.append(data, n);
+                           for (const Sse& e : ParseSse(&buffer)) {
+                             again.push_back(json::parse(e.data));
+                             if (again.back()["ended"].get<bool>() &&
+                                 again.back()["view"]["run"]["state"] == "succeeded") {
+                               return false;
+                             }
+                           }
+                           return Clock::now() < deadline;
+                         });
+  ASSERT_FALSE(again.empty());
+  EXPECT_EQ(again.back()["view"]["run"]["state"], "succeeded");
+  std::vector<json> all = first;
+  all.insert(all.end(), again.begin(), again.end());
+  ExpectEveryEventOnce(all, 1, Status(run)["run"]["last_seq"]);
 }
 
 TEST_F(WebTest, OffLoopbackNeedsATokenAndTheBrowserLogsInOnce) {
