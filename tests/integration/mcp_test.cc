@@ -244,8 +244,11 @@ TEST_F(McpTest, ACancelledCheckInEndsAtOnceAndPingIsAnsweredWhileItWaits) {
              {"params", {{"requestId", call}, {"reason", "the user stopped it"}}}});
   EXPECT_TRUE(mcp->WaitForLog("check_in on run " + id + " cancelled")) << mcp->log();
   // Nothing answers the cancelled call; the next request is answered.
+  // Cancelling the call is not cancelling the run: it has not ended (it
+  // may not have started yet either).
   json status = mcp->Tool("status", {{"run", id}});
-  EXPECT_EQ(status["structuredContent"]["run"]["state"], "running") << status.dump();
+  const std::string state = status["structuredContent"]["run"]["state"];
+  EXPECT_TRUE(state == "running" || state == "queued") << status.dump();
   for (const json& message : mcp->seen()) {
     EXPECT_FALSE(message.contains("id") && message["id"] == call) << message.dump();
   }
