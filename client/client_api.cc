@@ -169,6 +169,7 @@ pb::SubmitPlanRequest SubmitRequest(const SubmitInput& input) {
   request.set_cwd(input.cwd);
   request.mutable_env()->insert(input.env.begin(), input.env.end());
   request.set_output_dir(input.output_dir);
+  request.set_apply(input.apply);
   return request;
 }
 

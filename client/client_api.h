@@ -38,6 +38,7 @@ struct SubmitInput {
   std::string cwd;        // absolute: where command steps run
   std::map<std::string, std::string> env;
   std::string output_dir;  // absolute or empty
+  bool apply = false;      // SPEC §11: LLM steps edit the project (cwd)
 };
 
 struct SubmitOutput {

@@ -17,6 +17,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "client/apply_commands.h"
 #include "client/cli_util.h"
 #include "client/client_api.h"
 #include "client/render.h"
@@ -239,7 +240,10 @@ Tool SubmitPlanTool(ClientApi* api, McpSession* session) {
          {"description", "where command steps run (default: the working directory)"}}},
        {"apply",
         {{"type", "boolean"},
-         {"description", "let LLM steps change the project's files (not supported yet)"}}},
+         {"description",
+          "let LLM steps change the project's files (cwd) with checked, validated, "
+          "revertible edits (aetherflow diff / revert); refused for files with "
+          "uncommitted git changes"}}},
        {"dry_run", {{"type", "boolean"}, {"description", "validate and estimate; run nothing"}}}});
   tool.output_schema = {{"type", "object"},
                         {"properties",
@@ -252,10 +256,6 @@ Tool SubmitPlanTool(ClientApi* api, McpSession* session) {
     const bool has_path = arguments.contains("plan_path");
     if (has_path == arguments.contains("plan")) {
       return ToolResult::Error("aetherflow: submit_plan: give plan_path or plan (not both)");
-    }
-    if (arguments.value("apply", false)) {
-      return ToolResult::Error(
-          "aetherflow: submit_plan: apply is not supported by this version; submit without it");
     }
     absl::StatusOr<std::string> cwd = RunDirectory(arguments, *session);
     if (!cwd.ok()) return Failed(cwd.status());
@@ -273,6 +273,14 @@ Tool SubmitPlanTool(ClientApi* api, McpSession* session) {
     }
     absl::StatusOr<Plan> plan = CheckLocally(input.plan_json, input.plan_path);
     if (!plan.ok()) return Failed(plan.status());
+    input.apply = arguments.value("apply", false);
+    if (input.apply || plan->apply) {
+      std::vector<std::string> refusals = ApplyRefusals(*plan, input.cwd, false, false);
+      if (!refusals.empty()) {
+        return ToolResult::Error(absl::StrCat("aetherflow: submit_plan: ",
+                                              absl::StrJoin(refusals, "; ")));
+      }
+    }
     if (arguments.value("dry_run", false)) return DryRun(api, input, *plan);
     return Submitted(api, input, plan->steps.size());
   };

@@ -256,6 +256,19 @@ TEST_F(McpTest, ACancelledCheckInEndsAtOnceAndPingIsAnsweredWhileItWaits) {
   WaitForEnd(id);
 }
 
+TEST_F(McpTest, SubmitPlanWithApplyRefusesAPathOutOfTheProject) {
+  auto mcp = Start();
+  json plan = {{"steps", json::array({{{"id", "w"},
+                                        {"description", "write"},
+                                        {"context", {{"files", {"../outside.py"}}}}}})}};
+  json refused = mcp->Tool("submit_plan", {{"plan", plan}, {"apply", true}});
+  EXPECT_EQ(refused["isError"], true) << refused.dump();
+  EXPECT_NE(refused.dump().find("../outside.py"), std::string::npos) << refused.dump();
+  plan["steps"][0]["context"]["files"] = {"inside.md"};
+  json dry = mcp->Tool("submit_plan", {{"plan", plan}, {"apply", true}, {"dry_run", true}});
+  EXPECT_EQ(dry["isError"], false) << dry.dump();
+}
+
 TEST_F(McpTest, AWaitAbove300IsClampedAndSaysSo) {
   std::string id = Submit(WritePlan("ok.json", R"J({"task_id": "ok", "steps": [
     {"id": "a", "run": "echo done"}]})J"));
