@@ -117,6 +117,12 @@ void Engine::Impl::DoSubmit(SubmitRequest request, Plan plan, SubmitCallback don
   if (request.umask) run->set_umask(*request.umask);
   run->set_apply(request.apply || plan.apply);
   run->set_commit(run->apply() && request.commit);
+  if (run->apply()) {
+    if (absl::Status made = layout_.MakeChangesDir(id, ActAs(*run)); !made.ok()) {
+      layout_.RemoveRunDir(id);
+      return done(made);
+    }
+  }
   RunSource source;
   source.plan_json = plan.source;
   source.env = WithoutSecrets(request.env);

@@ -55,6 +55,25 @@ absl::Status RunLayout::MakeOutputDir(const std::string& run_id,
   return absl::OkStatus();
 }
 
+absl::Status RunLayout::MakeChangesDir(const std::string& run_id,
+                                       const std::optional<Credentials>& as) const {
+  const std::string dir = RunDir(run_id) + "/changes";
+  if (::mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("cannot create ", dir));
+  }
+  if (!as.has_value()) return absl::OkStatus();
+  for (const std::string& parent : {state_dir_, state_dir_ + "/runs", RunDir(run_id)}) {
+    struct stat st;
+    if (::stat(parent.c_str(), &st) == 0 && (st.st_mode & 0111) != 0111) {
+      ::chmod(parent.c_str(), (st.st_mode & 07777) | 0111);
+    }
+  }
+  if (::chown(dir.c_str(), as->uid, as->gid) != 0 || ::chmod(dir.c_str(), 0700) != 0) {
+    return absl::ErrnoToStatus(errno, absl::StrCat("cannot give ", dir, " to its run's owner"));
+  }
+  return absl::OkStatus();
+}
+
 void RunLayout::RemoveRunDir(const std::string& run_id) const {
   std::error_code error;
   std::filesystem::remove_all(RunDir(run_id), error);

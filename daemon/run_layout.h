@@ -35,6 +35,12 @@ class RunLayout {
   // folders above it let them through (0711: they cannot list other runs).
   absl::Status MakeOutputDir(const std::string& run_id, const std::string& output_dir,
                              const std::optional<Credentials>& as) const;
+  // runs/<id>/changes, where applying steps keep their pre-images (SPEC
+  // §11). Steps that run as their submitter (`as`) write there with their
+  // rights: it is made theirs (0700), and the folders above let them
+  // through, as for the default output folder.
+  absl::Status MakeChangesDir(const std::string& run_id,
+                              const std::optional<Credentials>& as) const;
   // Removes the run's folder (not an --output folder elsewhere: the
   // user's). Slow for big runs: call it off the engine thread.
   void RemoveRunDir(const std::string& run_id) const;

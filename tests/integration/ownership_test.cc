@@ -282,6 +282,68 @@ TEST_F(OwnershipTest, LlmStepsReadAndWriteFilesWithTheSubmittersRights) {
   EXPECT_EQ(st.st_mode & 0777, 0600u) << "written with alice's umask (077)";
 }
 
+TEST_F(OwnershipTest, ApplyWritesTheProjectAsItsSubmitterWithTheirUmask) {
+  // alice's project, a file only root may write next to it, and a step
+  // that edits one and creates another: both are alice's, mode from her
+  // umask; the root-only file is refused, untouched.
+  std::string home = dir_ + "/" + kAlice;
+  std::ofstream(home + "/mine.txt") << "old\n";
+  ::chown((home + "/mine.txt").c_str(), UidOf(kAlice), GidOf(kAlice));
+  // (In a folder of root's: in her own folder, alice may replace any
+  // file, as `mv` would.)
+  std::filesystem::create_directories(home + "/root");
+  ::chmod((home + "/root").c_str(), 0755);
+  std::ofstream(home + "/root/roots.txt") << "root's\n";
+  ::chmod((home + "/root/roots.txt").c_str(), 0644);
+  std::string plan = WriteUserPlan(kAlice, "apply.json", R"({"apply": true, "steps": [
+    {"id": "edit", "provider": "local", "description": "edit mine",
+     "context": {"files": ["mine.txt", "new/made.txt"]}},
+    {"id": "theirs", "provider": "local", "description": "edit roots",
+     "context": {"files": ["root/roots.txt"]}}]})");
+  std::string port_file = dir_ + "/fake.port";
+  std::ofstream(dir_ + "/script.json") << nlohmann::json::array(
+      {{{"match", "edit mine"},
+        {"content", "mine.txt\n```\n<<<<<<< SEARCH\nold\n=======\nnew\n>>>>>>> REPLACE\n```\n"
+                    "new/made.txt\n```\nmade\n```\n"}},
+       {{"match", "edit roots"},
+        {"content", "root/roots.txt\n```\n<<<<<<< SEARCH\nroot's\n=======\nalice's\n>>>>>>> REPLACE\n```\n"}}})
+      .dump();
+  pid_t fake = ::fork();
+  if (fake == 0) {
+    std::string bin = BinDir() + "/tests/fake_openai";
+    if (!std::filesystem::exists(bin)) bin = BinDir() + "/fake_openai";
+    ::execl(bin.c_str(), "fake_openai", "--port-file", port_file.c_str(), "--script",
+            (dir_ + "/script.json").c_str(), nullptr);
+    ::_exit(127);
+  }
+  for (int i = 0; i < 500 && ReadFile(port_file).empty(); ++i) ::usleep(10'000);
+  ASSERT_FALSE(ReadFile(port_file).empty()) << "fake_openai did not start";
+  std::string config = dir_ + "/config.toml";
+  std::ofstream(config) << "[providers.local]\nbase_url = \"http://127.0.0.1:"
+                        << std::stoi(ReadFile(port_file))
+                        << "/v1\"\nmodel = \"m\"\napi_key_env = \"AFTEST_KEY\"\n";
+  StopDaemon();
+  StartDaemon({"--socket-group", kGroup, "--config", config}, {{"AFTEST_KEY", "k"}});
+  const mode_t ours = ::umask(027);
+  std::string run = SubmitAs(kAlice, plan);
+  ::umask(ours);
+  nlohmann::json status = WaitForEnd(run);
+  ::kill(fake, SIGTERM);
+  ::waitpid(fake, nullptr, 0);
+  ASSERT_EQ(StepOf(status, "edit")["state"], "completed") << status.dump();
+  EXPECT_EQ(ReadFile(home + "/mine.txt"), "new\n");
+  for (const std::string path : {home + "/mine.txt", home + "/new/made.txt", home + "/new"}) {
+    struct stat st;
+    ASSERT_EQ(::stat(path.c_str(), &st), 0) << path;
+    EXPECT_EQ(st.st_uid, UidOf(kAlice)) << path;
+    if (S_ISREG(st.st_mode) && path != home + "/mine.txt") {
+      EXPECT_EQ(st.st_mode & 0777, 0640u) << path << ": alice's umask (027)";
+    }
+  }
+  EXPECT_EQ(StepOf(status, "theirs")["state"], "failed") << status.dump();
+  EXPECT_EQ(ReadFile(home + "/root/roots.txt"), "root's\n") << "written with alice's rights only";
+}
+
 TEST_F(OwnershipTest, ANonRootDaemonRunsOnlyAsItselfAndRefusesOthers) {
   // Alice's own daemon, with its socket open to the group, cannot run bob's
   // steps as bob: it refuses them rather than run them as alice.
