@@ -202,6 +202,13 @@ int CmdDiff(const GlobalOptions& global, const std::string& run, const std::stri
     std::cout << FormatDiffStat(lines, global.stdout_tty ? global.width : 80);
     return kExitOk;
   }
+  if (response.changes().empty()) {
+    // Said on stderr: the diff itself (nothing) stays on stdout.
+    std::fprintf(stderr, "aetherflow: run %s left no changed file in the project%s\n",
+                 response.run_id().c_str(),
+                 step.empty() ? " (only runs submitted with --apply change it)" : "");
+    return kExitOk;
+  }
   DiffOptions options;
   options.colour = global.color;
   for (const pb::FileChange& c : response.changes()) {
