@@ -6,7 +6,7 @@ namespace aetherflow {
 namespace {
 
 TEST(VersionTest, IsTheProjectVersion) {
-  EXPECT_EQ(Version(), AETHERFLOW_PROJECT_VERSION);
+  EXPECT_EQ(std::string(Version()), AETHERFLOW_PROJECT_VERSION);
 }
 
 TEST(VersionTest, SameMinorSaysNothing) {
