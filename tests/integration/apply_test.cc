@@ -267,6 +267,34 @@ TEST_F(ApplyTest, AFileEditedOnDiskWhileTheStepRunsFailsItAndNothingIsWritten) {
   EXPECT_EQ(Requests().size(), 1u) << "not a repair: the step cannot go on";
 }
 
+TEST_F(ApplyTest, ARoundLeftUncheckedByAKilledDaemonIsUndoneBeforeTheStepRunsAgain) {
+  Serve(json::array({{{"match", "must lower-case"},
+                      {"content", SlugAnswer("    return \"-\".join(w.lower() for w in words)")}}}));
+  json step = FixStep();
+  // The check says it started, then waits for the test's go.
+  step["validate"] = "touch '" + dir_ + "/checking'; while [ ! -f '" + dir_ +
+                     "/go' ]; do sleep 0.05; done; python3 tests/test_slug.py";
+  CliResult submitted = InProject({"submit", Plan({step}), "--apply"});
+  ASSERT_EQ(submitted.exit_code, 0) << submitted.err;
+  AwaitFile(dir_ + "/checking");
+  StopDaemon(SIGKILL);  // the round is applied, its check half way
+  std::ofstream(dir_ + "/go") << "";
+  EXPECT_NE(ReadFile(project_ + "/pkg/slug.py"), kSlug) << "the round was in place";
+  StartDaemon({"--config", dir_ + "/config.toml"}, {{"DEEPSEEK_API_KEY", kKey}});
+  EXPECT_EQ(StepOf(Status("last"), "fix")["state"], "interrupted");
+  CliResult resumed = InProject({"resume", "last"}, {{"DEEPSEEK_API_KEY", kKey}});
+  ASSERT_EQ(resumed.exit_code, 0) << resumed.err;
+  json status = WaitForEnd("last");
+  ASSERT_EQ(StepOf(status, "fix")["state"], "completed") << status.dump(2);
+  std::vector<json> requests = Requests();
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_NE(UserMessage(requests[1]).find("return \"_\".join(words)"), std::string::npos)
+      << "the step started again from the file as it was before it\n" << UserMessage(requests[1]);
+  CliResult revert = Cli({"revert", "last"});
+  ASSERT_EQ(revert.exit_code, 0) << revert.err;
+  EXPECT_EQ(ReadFile(project_ + "/pkg/slug.py"), kSlug);
+}
+
 TEST_F(ApplyTest, AutoApplyFalseKeepsAStepsCodeInTheOutputFolder) {
   Serve(json::array({{{"content", "```python pkg/slug.py\nprint('copy')\n```\n"}}}));
   json step = {{"id", "copy"},
