@@ -149,7 +149,7 @@ std::optional<LoadedPlan> LoadPlan(const SubmitOptions& options) {
 // would have. `*who` says which.
 std::vector<std::string> WouldRefuse(const GlobalOptions& global, const LoadedPlan& loaded,
                                      const Config& config, const std::string& config_path,
-                                     std::string* who) {
+                                     const std::string& profile, std::string* who) {
   absl::StatusOr<std::unique_ptr<Connection>> connection =
       global.remote.enabled() ? Connection::OpenRemote(global.remote)
                               : Connection::Open(global.socket, /*autostart=*/false,
@@ -159,6 +159,7 @@ std::vector<std::string> WouldRefuse(const GlobalOptions& global, const LoadedPl
     request.set_plan_json(loaded.text);
     request.set_plan_path(loaded.path);
     request.set_cwd(CurrentDir());
+    request.set_profile(profile);
     pb::SubmitPlanResponse response;
     grpc::ClientContext context;
     context.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(30));
@@ -204,6 +205,7 @@ int DryRun(const GlobalOptions& global, const LoadedPlan& loaded,
   if (!config.ok() && absl::IsNotFound(config.status()) && global.config.empty()) {
     config = BuiltinConfig();
   }
+  if (config.ok()) config = ApplyProfile(*std::move(config), options.profile);
   if (!config.ok()) {
     PrintError(absl::StrCat("aetherflow: ", config.status().message()));
     return kExitUsage;
@@ -256,7 +258,7 @@ int DryRun(const GlobalOptions& global, const LoadedPlan& loaded,
   // a key: say which steps, and why, rather than a bare "Plan OK".
   std::string checked_by;
   std::vector<std::string> refusals;
-  if (llm_steps > 0) refusals = WouldRefuse(global, loaded, *config, config_path, &checked_by);
+  if (llm_steps > 0) refusals = WouldRefuse(global, loaded, *config, config_path, options.profile, &checked_by);
   const bool refused =
       (!refusals.empty() && !checked_by.empty()) || !apply_refusals.empty();
   if (!apply_refusals.empty() && checked_by.empty()) {
@@ -424,6 +426,7 @@ std::optional<std::string> SubmitPlan(const GlobalOptions& global,
   request.set_output_dir(Absolute(options.output_dir));
   request.set_apply(options.apply);
   request.set_commit(options.commit);
+  request.set_profile(options.profile);
   pb::SubmitPlanResponse response;
   grpc::ClientContext context;
   grpc::Status status = connection->stub()->SubmitPlan(&context, request, &response);

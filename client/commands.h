@@ -41,6 +41,7 @@ struct SubmitOptions {
   bool apply = false;
   bool allow_dirty = false;
   bool commit = false;
+  std::string profile;  // SPEC §12: [profiles.NAME.routing] instead of [routing]
 };
 
 int CmdSubmit(const GlobalOptions& global, const SubmitOptions& options);

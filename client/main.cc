@@ -152,6 +152,9 @@ int main(int argc, char** argv) {
                   "--apply: touch files with uncommitted git changes");
     sub->add_flag("--commit", submit_options.commit,
                   "--apply: one git commit per applied step");
+    sub->add_option("--profile", submit_options.profile,
+                    "route LLM steps by [profiles.NAME.routing] of the daemon's config "
+                    "(built in: fast, build, double-check)");
   };
   CLI::App* run = app.add_subcommand(
       "run", "submit a plan, then follow it; Ctrl-C cancels it");

@@ -177,6 +177,7 @@ class ConfigReader {
     const toml::node* routing = nullptr;
     const toml::node* checkin = nullptr;
     const toml::node* resources = nullptr;
+    const toml::node* profiles = nullptr;
     for (auto&& [key, node] : root) {
       const std::string_view k = key.str();
       if (k == "daemon") {
@@ -189,16 +190,19 @@ class ConfigReader {
         checkin = &node;
       } else if (k == "resources") {
         resources = &node;
+      } else if (k == "profiles") {
+        profiles = &node;
       } else {
         Add(key.source(), KeyText(k),
             UnknownKey(k, {"daemon", "providers", "routing", "checkin",
-                           "resources"}));
+                           "resources", "profiles"}));
       }
     }
     if (daemon != nullptr) ReadDaemon(*daemon, config);
     // Providers before routing, which must name one of them.
     if (providers != nullptr) ReadProviders(*providers, config);
     if (routing != nullptr) ReadRouting(*routing, config);
+    if (profiles != nullptr) ReadProfiles(*profiles, config);
     if (checkin != nullptr) ReadCheckin(*checkin, config);
     if (resources != nullptr) ReadResources(*resources, config);
     if (!problems_.empty()) return Failure();
@@ -376,6 +380,7 @@ class ConfigReader {
                 "'_')");
           } else {
             p.api_key_env = std::move(*s);
+            p.api_key_env_alt.clear();  // the file names the one variable
           }
         }
       } else if (k == "api_key_file") {
@@ -447,11 +452,45 @@ class ConfigReader {
     p.timeout_ms = *ms;
   }
 
-  void ReadRouting(const toml::node& node, Config& config) {
-    const toml::table* table = Table(node, "routing");
+  // [profiles.NAME.routing] TYPE = "provider".
+  void ReadProfiles(const toml::node& node, Config& config) {
+    const toml::table* table = Table(node, "profiles");
     if (table == nullptr) return;
     for (auto&& [key, value] : *table) {
-      const std::string path = absl::StrCat("routing.", KeyText(key.str()));
+      const std::string_view name = key.str();
+      const std::string path = absl::StrCat("profiles.", KeyText(name));
+      if (!IsProviderName(name)) {
+        Add(key.source(), path,
+            "invalid profile name (use 1 to 64 of a-z, 0-9, '_', '-')");
+        continue;
+      }
+      const toml::table* fields = Table(value, path);
+      if (fields == nullptr) continue;
+      std::map<std::string, std::string>& routing = config.profiles[std::string(name)];
+      for (auto&& [field, entry] : *fields) {
+        if (field.str() != "routing") {
+          Add(field.source(), absl::StrCat(path, ".", KeyText(field.str())),
+              UnknownKey(field.str(), {"routing"}));
+          continue;
+        }
+        // A profile given in the file replaces a built-in one of that name.
+        routing.clear();
+        ReadRouting(entry, config, absl::StrCat(path, ".routing"), routing);
+      }
+    }
+  }
+
+  void ReadRouting(const toml::node& node, Config& config) {
+    ReadRouting(node, config, "routing", config.routing);
+  }
+
+  void ReadRouting(const toml::node& node, const Config& config,
+                   const std::string& prefix,
+                   std::map<std::string, std::string>& routing) {
+    const toml::table* table = Table(node, prefix);
+    if (table == nullptr) return;
+    for (auto&& [key, value] : *table) {
+      const std::string path = absl::StrCat(prefix, ".", KeyText(key.str()));
       auto name = String(value, path);
       if (!name.has_value()) continue;
       if (config.providers.count(*name) == 0) {
@@ -462,7 +501,7 @@ class ConfigReader {
                          "\" (configured: ", absl::StrJoin(known, ", "), ")"));
         continue;
       }
-      config.routing[std::string(key.str())] = std::move(*name);
+      routing[std::string(key.str())] = std::move(*name);
     }
   }
 
@@ -672,16 +711,28 @@ Config BuiltinConfig() {
                         std::nullopt, 0.9, 5),
            MakeProvider("openai", "https://api.openai.com/v1", "gpt-4o-mini",
                         "OPENAI_API_KEY", 0.15, 0.075, 0.60, 5),
+           // Moonshot's OpenAI-compatible API; prices unknown (they vary
+           // by model and change): set price_* to know costs.
+           MakeProvider("kimi", "https://api.moonshot.ai/v1", "kimi-k2.6",
+                        "MOONSHOT_API_KEY", std::nullopt, std::nullopt,
+                        std::nullopt, 5),
            MakeProvider("ollama", "http://localhost:11434/v1", "llama3.1", "",
                         0.0, 0.0, 0.0, 2, /*needs_key=*/false),
        }) {
     config.providers[p.name] = std::move(p);
   }
+  // The original tool's names for these keys.
+  config.providers["gemini"].api_key_env_alt = "GOOGLE_API_KEY";
+  config.providers["codestral"].api_key_env_alt = "MISTRAL_API_KEY";
   config.routing = {{"analysis", "gemini"},
                     {"code_generation", "deepseek"},
                     {"refactoring", "deepseek"},
                     {"patch", "codestral"},
                     {"default", "deepseek"}};
+  // The original tool's modes: cheap and quick; the default; a stronger model.
+  config.profiles["fast"] = {{"default", "groq"}};
+  config.profiles["build"] = config.routing;
+  config.profiles["double-check"] = {{"default", "kimi"}};
   config.checkin_schedule = {30000, 90000, 300000};
   config.source = "built-in";
   return config;
@@ -768,6 +819,25 @@ std::string DefaultConfigPath(bool system) {
   return home + "/.config/aetherflow/config.toml";
 }
 
+absl::StatusOr<Config> ApplyProfile(Config config, std::string_view name) {
+  if (name.empty()) return config;
+  auto it = config.profiles.find(std::string(name));
+  if (it == config.profiles.end()) {
+    std::vector<std::string> known;
+    for (const auto& [n, p] : config.profiles) known.push_back(n);
+    return absl::InvalidArgumentError(
+        absl::StrCat("unknown profile \"", Printable(name),
+                     "\" (configured: ", absl::StrJoin(known, ", "), ")"));
+  }
+  const std::map<std::string, std::string>& profile = it->second;
+  if (profile.count("default") != 0) {
+    config.routing = profile;
+  } else {
+    for (const auto& [type, provider] : profile) config.routing[type] = provider;
+  }
+  return config;
+}
+
 absl::StatusOr<std::string> RouteStep(const Config& config, const Step& step) {
   if (step.is_command()) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -805,17 +875,22 @@ absl::StatusOr<std::string> ProviderKey(const ProviderConfig& provider,
         "provider ", provider.name, ": the API key in ", AbslView(where),
         " contains spaces or control characters"));
   };
-  if (!env.empty() && getenv) {
-    if (std::optional<std::string> value = getenv(env)) {
+  for (const std::string* name : {&env, &provider.api_key_env_alt}) {
+    if (name->empty() || !getenv) continue;
+    if (std::optional<std::string> value = getenv(*name)) {
       std::string key = TrimCopy(*value);
       if (!key.empty()) {
-        if (!IsHeaderSafe(key)) return unsafe(env);
+        if (!IsHeaderSafe(key)) return unsafe(*name);
         return key;
       }
     }
   }
+  const std::string alt =
+      provider.api_key_env_alt.empty() || env.empty()
+          ? ""
+          : absl::StrCat(" (or ", provider.api_key_env_alt, ")");
   const std::string or_env =
-      env.empty() ? "" : absl::StrCat(" (or set ", env, ")");
+      env.empty() ? "" : absl::StrCat(" (or set ", env, alt, ")");
   if (!provider.api_key_file.empty()) {
     const std::string& file = provider.api_key_file;
     // O_NONBLOCK: a FIFO must not hang the daemon; it is refused below.
@@ -871,7 +946,7 @@ absl::StatusOr<std::string> ProviderKey(const ProviderConfig& provider,
   }
   return absl::FailedPreconditionError(absl::StrCat(
       "provider ", provider.name, " has no API key: set ",
-      env.empty() ? "api_key_env" : env, " or api_key_file in the config"));
+      env.empty() ? "api_key_env" : env, alt, " or api_key_file in the config"));
 }
 
 std::vector<KeyProblem> FindMissingKeys(const Plan& plan, const Config& config,

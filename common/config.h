@@ -28,6 +28,9 @@ struct ProviderConfig {
   std::string base_url;
   std::string model;
   std::string api_key_env;   // environment variable holding the key
+  // Else this one, when api_key_env is unset or empty (the original tool's
+  // names: GOOGLE_API_KEY for gemini, MISTRAL_API_KEY for codestral).
+  std::string api_key_env_alt;
   std::string api_key_file;  // else a file holding it (see ProviderKey)
   // USD per million tokens; unset: unknown, so costs are unknown (never $0).
   std::optional<double> price_input;
@@ -59,17 +62,28 @@ struct Config {
   std::map<std::string, ProviderConfig> providers;  // by name
   // Step type -> provider name; "default" for types without an entry.
   std::map<std::string, std::string> routing;
+  // [profiles.NAME.routing]: routing tables chosen by `run --profile NAME`
+  // (see ApplyProfile). Built in: fast, build, double-check.
+  std::map<std::string, std::map<std::string, std::string>> profiles;
   // [checkin] schedule in ms offsets (see ParseSchedule in common/checkin.h).
   std::vector<int64_t> checkin_schedule;
   std::string source;  // the file it came from, or "built-in"
 };
 
 // The built-in configuration: providers deepseek, groq, gemini, mistral,
-// codestral, openai and ollama with their public base URLs, models, key
+// codestral, openai, kimi and ollama with their public base URLs, models, key
 // variables and list prices; routing analysis -> gemini, code_generation and
 // refactoring -> deepseek, patch -> codestral, default -> deepseek; check-ins
-// at 30 s, 90 s, then every 300 s. source is "built-in".
+// at 30 s, 90 s, then every 300 s; profiles fast (default -> groq), build
+// (the built-in routing) and double-check (default -> kimi). source is
+// "built-in".
 Config BuiltinConfig();
+
+// `config` with the routing of profile `name` ("" : unchanged). A profile
+// entry for a step type wins; a type it does not name goes to the profile's
+// `default` when it has one, else to the config's own routing.
+// InvalidArgumentError `unknown profile "x" (configured: build, ...)`.
+absl::StatusOr<Config> ApplyProfile(Config config, std::string_view name);
 
 // BuiltinConfig() with what `toml_text` (the contents of `filename`, used in
 // messages and as Config::source) names overriding it.
@@ -80,6 +94,8 @@ Config BuiltinConfig();
 //                     >= 0), max_concurrency (integer >= 1), timeout ("120s"
 //                     or a number of seconds, > 0), needs_key (bool)
 //   [routing]         TYPE = "provider" (a built-in or configured provider)
+//   [profiles.NAME.routing]  TYPE = "provider", as [routing], for
+//                     `run --profile NAME` (NAME as a provider's)
 //   [checkin]         schedule = ["30s", "90s", "300s"] or "30s,90s,300s"
 //                     (numbers are seconds)
 //   [resources]       cpu (number > 0), mem ("64G" as ParseByteSize reads
@@ -124,7 +140,8 @@ absl::StatusOr<std::string> RouteStep(const Config& config, const Step& step);
 using GetenvFn = std::function<std::optional<std::string>(const std::string&)>;
 
 // The API key of `provider`: "" when !needs_key; else the value of
-// api_key_env (through `getenv`) when set and non-empty; else the contents
+// api_key_env (through `getenv`) when set and non-empty; else that of
+// api_key_env_alt when set and non-empty; else the contents
 // of api_key_file. Surrounding whitespace is trimmed.
 //
 // api_key_file must be a regular file of at most 64 KiB that others cannot

@@ -70,6 +70,7 @@ struct SubmitRequest {
   // SPEC §11: --apply (the plan's "apply": true also applies) and --commit.
   bool apply = false;
   bool commit = false;
+  std::string profile;  // SPEC §12: --profile NAME; empty: [routing]
 };
 
 struct SubmitResult {

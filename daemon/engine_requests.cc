@@ -50,6 +50,11 @@ void Engine::Impl::Submit(SubmitRequest request, SubmitCallback done) {
     }
     absl::StatusOr<Plan> plan = ParsePlan(request.plan_json, request.plan_path);
     if (!plan.ok()) return done(plan.status());
+    if (!request.profile.empty()) {
+      absl::StatusOr<Config> profiled = ApplyProfile(*config, request.profile);
+      if (!profiled.ok()) return done(profiled.status());
+      config = std::make_shared<const Config>(*std::move(profiled));
+    }
     if (absl::Status checked = CheckSubmission(&*plan, request.plan_path, *config,
                                                options_.getenv, *capacity,
                                                options_.config_path);

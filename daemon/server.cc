@@ -578,6 +578,7 @@ class Service final
     submit.check_only = check_only;
     submit.apply = request->apply();
     submit.commit = request->commit();
+    submit.profile = request->profile();
     engine_->Submit(std::move(submit), [reactor, response](
                                            absl::StatusOr<SubmitResult> result) {
       if (!result.ok()) return reactor->Finish(ToGrpcStatus(result.status()));

@@ -96,6 +96,7 @@ TEST_F(ConfigTest, BuiltinProvidersHaveTheirPublicUrls) {
       {"codestral", "https://codestral.mistral.ai/v1"},
       {"openai", "https://api.openai.com/v1"},
       {"ollama", "http://localhost:11434/v1"},
+      {"kimi", "https://api.moonshot.ai/v1"},
   };
   EXPECT_EQ(c.providers.size(), urls.size());
   for (const auto& [name, url] : urls) {
@@ -104,6 +105,7 @@ TEST_F(ConfigTest, BuiltinProvidersHaveTheirPublicUrls) {
     EXPECT_EQ(p.name, name);
     EXPECT_EQ(p.base_url, url) << name;
     EXPECT_FALSE(p.model.empty()) << name;
+    if (name == "kimi") continue;  // prices unknown: Moonshot's vary by model
     EXPECT_TRUE(p.price_input.has_value()) << name;
     EXPECT_TRUE(p.price_output.has_value()) << name;
     EXPECT_EQ(p.timeout_ms, 120000) << name;
@@ -521,6 +523,62 @@ TEST_F(ConfigTest, ProviderKeyFromEnvironment) {
       ProviderKey(p, FakeEnv({{"DEEPSEEK_API_KEY", " sk-abc123\n"}}));
   ASSERT_TRUE(key.ok()) << key.status();
   EXPECT_EQ(*key, "sk-abc123");
+}
+
+TEST_F(ConfigTest, OriginalToolKeyNamesWhenTheUsualIsUnset) {
+  const Config c = BuiltinConfig();
+  const ProviderConfig& gemini = c.providers.at("gemini");
+  const ProviderConfig& codestral = c.providers.at("codestral");
+  EXPECT_EQ(*ProviderKey(gemini, FakeEnv({{"GOOGLE_API_KEY", "g-key"}})), "g-key");
+  EXPECT_EQ(*ProviderKey(gemini, FakeEnv({{"GEMINI_API_KEY", "gem"}, {"GOOGLE_API_KEY", "g"}})),
+            "gem");
+  EXPECT_EQ(*ProviderKey(gemini, FakeEnv({{"GEMINI_API_KEY", ""}, {"GOOGLE_API_KEY", "g"}})),
+            "g");
+  EXPECT_EQ(*ProviderKey(codestral, FakeEnv({{"MISTRAL_API_KEY", "m-key"}})), "m-key");
+  EXPECT_EQ(Message(ProviderKey(gemini, FakeEnv({})).status()),
+            "provider gemini has no API key: set GEMINI_API_KEY (or GOOGLE_API_KEY) or "
+            "api_key_file in the config");
+  // Only these two: mistral's own variable is MISTRAL_API_KEY already.
+  EXPECT_FALSE(ProviderKey(c.providers.at("deepseek"), FakeEnv({{"GOOGLE_API_KEY", "g"}})).ok());
+  // A config that names api_key_env means that variable only.
+  const Config named = Parse("[providers.gemini]\napi_key_env = \"MY_KEY\"\n");
+  EXPECT_FALSE(ProviderKey(named.providers.at("gemini"), FakeEnv({{"GOOGLE_API_KEY", "g"}})).ok());
+
+  const ProviderConfig& kimi = c.providers.at("kimi");
+  EXPECT_EQ(kimi.api_key_env, "MOONSHOT_API_KEY");
+  EXPECT_EQ(kimi.model, "kimi-k2.6");
+}
+
+TEST_F(ConfigTest, ProfilesRouteByName) {
+  const Config c = BuiltinConfig();
+  Step step;
+  step.id = "s";
+  step.type = "code_generation";
+  EXPECT_EQ(*RouteStep(*ApplyProfile(c, ""), step), "deepseek");
+  EXPECT_EQ(*RouteStep(*ApplyProfile(c, "fast"), step), "groq");
+  EXPECT_EQ(*RouteStep(*ApplyProfile(c, "build"), step), "deepseek");
+  EXPECT_EQ(*RouteStep(*ApplyProfile(c, "double-check"), step), "kimi");
+  EXPECT_EQ(Message(ApplyProfile(c, "slow").status()),
+            "unknown profile \"slow\" (configured: build, double-check, fast)");
+
+  // A profile without `default` overlays [routing]; one in the file replaces
+  // a built-in of that name.
+  const Config file = Parse(
+      "[profiles.cheap.routing]\ncode_generation = \"ollama\"\n"
+      "[profiles.fast.routing]\nanalysis = \"openai\"\n");
+  const Config cheap = *ApplyProfile(file, "cheap");
+  EXPECT_EQ(*RouteStep(cheap, step), "ollama");
+  step.type = "analysis";
+  EXPECT_EQ(*RouteStep(cheap, step), "gemini");
+  const Config fast = *ApplyProfile(file, "fast");
+  EXPECT_EQ(*RouteStep(fast, step), "openai");
+  step.type = "patch";
+  EXPECT_EQ(*RouteStep(fast, step), "codestral");
+
+  EXPECT_CONTAINS(Error("[profiles.x.routing]\ndefault = \"nope\"\n"),
+                  "config.toml:2:11: profiles.x.routing.default: unknown provider \"nope\"");
+  EXPECT_CONTAINS(Error("[profiles.x]\nrouting2 = {}\n"),
+                  "profiles.x.routing2: unknown key");
 }
 
 TEST_F(ConfigTest, ProviderKeyFromFile) {
