@@ -5,10 +5,10 @@
 // syntax checks; daemon/edit_step.h) -> its `validate` commands
 // (CheckRunner) -> with --commit, git; a failed round is rolled back and,
 // while `repair` rounds are left, sent back to the model in the same
-// conversation. Provider slots and
-// same-file locks are the scheduler's (daemon/admission.h): a step reaches
-// this executor only once it holds them, so its timeout runs only while its
-// request is being prepared, sent or retried.
+// conversation. Provider slots and same-file locks are the scheduler's
+// (daemon/admission.h): a step reaches this executor only once it holds
+// them, so its timeout runs only while its request is being prepared, sent
+// or retried, and while its rounds are applied and checked.
 #ifndef AETHERFLOW_DAEMON_LLM_EXECUTOR_H_
 #define AETHERFLOW_DAEMON_LLM_EXECUTOR_H_
 
@@ -97,7 +97,9 @@ class LlmExecutor final : public StepExecutor {
   void StartGit(Call& call, std::vector<std::string> args, std::string title);
   void CheckDone(const CheckRunner::Done& done, std::vector<ExecutorEvent>* out);
   void Finish(Call& call, std::vector<ExecutorEvent>* out);
-  void Undo(Call& call, std::string feedback_log_from);
+  // Rolls the round back on the worker; with `log_path`, the output of the
+  // check that failed (from edit->check_offset) goes into the feedback.
+  void Undo(Call& call, std::string log_path);
   void ReportRound(Call& call, std::string outcome, std::string reason,
                    std::vector<ExecutorEvent>* out);
   void SetPhase(Call& call, std::string phase, std::string message,

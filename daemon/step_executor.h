@@ -32,7 +32,8 @@ struct StepLaunch {
   const Step* step = nullptr;  // the plan's step; lives while it runs
   int attempt = 1;
   std::string cwd;           // absolute
-  std::string log_path;      // the step's log (command steps)
+  std::string log_path;      // the step's log (command steps, and the
+                             // checks of LLM steps that apply)
   std::string output_dir;    // the run's output folder
   // The submitter's environment (shared by a run's steps) and this step's
   // own variables on top ("NAME=value").
