@@ -73,15 +73,21 @@ absl::Status WriteFile(const std::string& path, const std::string& content,
 
 }  // namespace
 
-absl::StatusOr<LlmRequest> PrepareLlmRequest(const Step& step,
-                                             const std::vector<std::string>& dependencies,
-                                             const std::string& cwd,
-                                             const std::string& output_dir,
-                                             const ProviderConfig& provider,
-                                             const std::string& api_key, int64_t key) {
+namespace {
+
+// The step's prompt inputs with their contents read: the files that exist
+// under `cwd` (else in the output folder, made by an earlier step) and the
+// dependencies' answers. With `only_inputs`, context.files are left empty
+// (an applying step shows them from the project).
+absl::StatusOr<PromptInputs> ReadPromptInputs(const Step& step,
+                                              const std::vector<std::string>& dependencies,
+                                              const std::string& cwd,
+                                              const std::string& output_dir,
+                                              bool only_inputs) {
   absl::StatusOr<PromptInputs> inputs = PromptInputsFromStep(step);
   if (!inputs.ok()) return inputs.status();
   for (PromptFile& file : inputs->files) {
+    if (only_inputs && !file.input_only) continue;
     // Files the step writes may not exist yet; inputs may have been made by
     // an earlier step in the output folder.
     std::optional<std::string> text = ReadSmall(std::filesystem::path(cwd) / file.path);
@@ -96,15 +102,34 @@ absl::StatusOr<LlmRequest> PrepareLlmRequest(const Step& step,
       inputs->dependency_outputs.emplace_back(dep, std::move(*answer));
     }
   }
+  return inputs;
+}
+
+LlmRequest NewRequest(const ProviderConfig& provider, const std::string& api_key, int64_t key,
+                      std::string body) {
   LlmRequest request;
   request.key = key;
   std::string base = provider.base_url;
   while (!base.empty() && base.back() == '/') base.pop_back();
   request.url = base + "/chat/completions";
   request.api_key = api_key;
-  request.body = BuildChatRequest(provider.model, BuildPrompt(*inputs));
+  request.body = std::move(body);
   request.timeout_ms = provider.timeout_ms;
   return request;
+}
+
+}  // namespace
+
+absl::StatusOr<LlmRequest> PrepareLlmRequest(const Step& step,
+                                             const std::vector<std::string>& dependencies,
+                                             const std::string& cwd,
+                                             const std::string& output_dir,
+                                             const ProviderConfig& provider,
+                                             const std::string& api_key, int64_t key) {
+  absl::StatusOr<PromptInputs> inputs =
+      ReadPromptInputs(step, dependencies, cwd, output_dir, /*only_inputs=*/false);
+  if (!inputs.ok()) return inputs.status();
+  return NewRequest(provider, api_key, key, BuildChatRequest(provider.model, BuildPrompt(*inputs)));
 }
 
 absl::StatusOr<LlmRequest> PrepareEditRequest(const Step& step,
@@ -115,32 +140,12 @@ absl::StatusOr<LlmRequest> PrepareEditRequest(const Step& step,
                                               const std::string& api_key, int64_t key,
                                               const std::vector<ProjectFile>& files,
                                               std::vector<ChatMessage>* conversation) {
-  absl::StatusOr<PromptInputs> inputs = PromptInputsFromStep(step);
+  absl::StatusOr<PromptInputs> inputs =
+      ReadPromptInputs(step, dependencies, cwd, output_dir, /*only_inputs=*/true);
   if (!inputs.ok()) return inputs.status();
-  for (PromptFile& file : inputs->files) {
-    if (!file.input_only) continue;  // shown from `files`
-    std::optional<std::string> text = ReadSmall(std::filesystem::path(cwd) / file.path);
-    if (!text) {
-      absl::StatusOr<std::string> in_output = SafeJoin(output_dir, file.path);
-      if (in_output.ok()) text = ReadSmall(*in_output);
-    }
-    if (text) file.content = std::move(*text);
-  }
-  for (const std::string& dep : dependencies) {
-    if (std::optional<std::string> answer = ReadSmall(output_dir + "/" + dep + ".md")) {
-      inputs->dependency_outputs.emplace_back(dep, std::move(*answer));
-    }
-  }
   conversation->push_back({"user", BuildApplyPrompt(std::move(*inputs), files)});
-  LlmRequest request;
-  request.key = key;
-  std::string base = provider.base_url;
-  while (!base.empty() && base.back() == '/') base.pop_back();
-  request.url = base + "/chat/completions";
-  request.api_key = api_key;
-  request.body = BuildChatRequest(provider.model, kEditSystemMessage, *conversation);
-  request.timeout_ms = provider.timeout_ms;
-  return request;
+  return NewRequest(provider, api_key, key,
+                    BuildChatRequest(provider.model, kEditSystemMessage, *conversation));
 }
 
 LlmOutcome HandleLlmResponse(const LlmResponse& response, const Step& step,
